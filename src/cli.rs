@@ -1,0 +1,112 @@
+//! The command line (SPEC §1): global options, subcommands and exit codes.
+
+use crate::root::ApplianceRoot;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit codes everywhere: 0 success, 1 the check said no, 2 could not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    Refused = 1,
+    CannotRun = 2,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "upgrade-console",
+    version,
+    about = "Upgrade an appliance's firmware from its console, safely, and recover when it fails"
+)]
+pub struct Cli {
+    /// The appliance root; every path is under it.
+    #[arg(long, global = true, default_value = "/", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Colour theme: a built-in name (default, mono, high-contrast) or a TOML file.
+    #[arg(long, global = true, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+    /// Plain ASCII drawing, no Unicode.
+    #[arg(long, global = true)]
+    pub ascii: bool,
+    /// Report as JSON (commands that report).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The full-screen console (the default).
+    Console,
+    /// Build a demo appliance with sample firmware images, then open the console on it.
+    Demo(DemoArgs),
+    /// Firmware version, slots, disks, free space, HA and cluster role, network.
+    Status,
+    /// SHA-256 of an ISO compared with the published hash, and the payload hash inside it.
+    Verify(VerifyArgs),
+    /// The upgrade test: path, free space, licence, configuration rules, prerequisites.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to build the demo appliance (reused if present).
+    #[arg(default_value = "demo-appliance")]
+    pub dir: PathBuf,
+    /// Make the demo fail at a stage, to show rollback and recovery.
+    #[arg(long, value_name = "STAGE")]
+    pub fail: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The firmware ISO.
+    pub iso: PathBuf,
+    /// The expected hash, as pasted from the downloads page (any common form).
+    #[arg(long, value_name = "HASH", conflicts_with = "sha256_file")]
+    pub sha256: Option<String>,
+    /// A file holding the expected hash (sha256sum, BSD, certutil output...).
+    #[arg(long, value_name = "FILE")]
+    pub sha256_file: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The firmware ISO to test the appliance against.
+    pub iso: PathBuf,
+}
+
+/// What every command gets: the root and the output choices.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub root: ApplianceRoot,
+    pub json: bool,
+    pub ascii: bool,
+    pub theme: Option<String>,
+}
+
+/// Parses the arguments, runs the command, and returns the process exit code.
+pub fn run(cli: Cli) -> Exit {
+    let ctx = Ctx {
+        root: ApplianceRoot::new(cli.root.clone()),
+        json: cli.json,
+        ascii: cli.ascii,
+        theme: cli.theme.clone(),
+    };
+    let result = match cli.command.unwrap_or(Command::Console) {
+        Command::Console => crate::commands::console::run(&ctx),
+        Command::Demo(a) => crate::commands::demo::run(&ctx, &a),
+        Command::Status => crate::commands::status::run(&ctx),
+        Command::Verify(a) => crate::commands::verify::run(&ctx, &a),
+        Command::Check(a) => crate::commands::check::run(&ctx, &a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            log::error!("{e:#}");
+            eprintln!("upgrade-console: error: {e:#}");
+            Exit::CannotRun
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The `check` command (in progress).
+use crate::cli::{Ctx, Exit};
+
+pub fn run(_ctx: &Ctx, _a: &crate::cli::CheckArgs) -> anyhow::Result<Exit> {
+    anyhow::bail!("not built yet")
+}

@@ -1,0 +1,8 @@
+//! One module per command of SPEC §1; each turns core results into text or JSON and
+//! an exit code.
+
+pub mod check;
+pub mod console;
+pub mod demo;
+pub mod status;
+pub mod verify;

@@ -1,0 +1,6 @@
+//! The `verify` command (in progress).
+use crate::cli::{Ctx, Exit};
+
+pub fn run(_ctx: &Ctx, _a: &crate::cli::VerifyArgs) -> anyhow::Result<Exit> {
+    anyhow::bail!("not built yet")
+}

@@ -1,0 +1,18 @@
+//! upgrade-console: takes an appliance from one firmware version to the next from its
+//! own console without bricking it, and brings it back within reach when it fails.
+//!
+//! The core (versions, manifest, configuration, checks, slots, journal) has no
+//! terminal code; `commands` and the console front end sit on top of it.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod console_log;
+pub mod durable;
+pub mod finding;
+pub mod manifest;
+pub mod root;
+pub mod slot_status;
+pub mod upgrade_path;
+pub mod version;
