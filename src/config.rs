@@ -99,8 +99,12 @@ impl std::str::FromStr for Cidr {
         let (a, p) = s
             .split_once('/')
             .ok_or_else(|| format!("\"{s}\" has no prefix length (write it as 192.0.2.10/24)"))?;
-        let addr: IpAddr = a.parse().map_err(|_| format!("\"{a}\" is not an IP address"))?;
-        let prefix: u8 = p.parse().map_err(|_| format!("\"{p}\" is not a prefix length"))?;
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("\"{a}\" is not an IP address"))?;
+        let prefix: u8 = p
+            .parse()
+            .map_err(|_| format!("\"{p}\" is not a prefix length"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         if prefix > max {
             return Err(format!("prefix /{prefix} is longer than {max}"));
@@ -118,7 +122,10 @@ impl std::fmt::Display for Cidr {
 impl Interface {
     /// The configured addresses (validated on load).
     pub fn cidrs(&self) -> Vec<Cidr> {
-        self.addresses.iter().filter_map(|a| a.parse().ok()).collect()
+        self.addresses
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect()
     }
 }
 
@@ -274,7 +281,10 @@ impl Config {
             ))
         })?;
         if meta.len() > 4 << 20 {
-            return Err(whole(format!("{} bytes is too large for a configuration file", meta.len())));
+            return Err(whole(format!(
+                "{} bytes is too large for a configuration file",
+                meta.len()
+            )));
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| whole(format!("cannot read it as UTF-8 text ({e})")))?;
@@ -308,36 +318,68 @@ impl Config {
     fn validate(&self) -> Result<(), (String, String)> {
         let a = &self.appliance;
         if a.product.is_empty() {
-            return Err(("appliance.product".into(), "is empty; set the product name, e.g. \"sps\"".into()));
+            return Err((
+                "appliance.product".into(),
+                "is empty; set the product name, e.g. \"sps\"".into(),
+            ));
         }
         if a.hostname.is_empty() || a.hostname.len() > 253 {
-            return Err(("appliance.hostname".into(), format!("\"{}\" is not a host name", a.hostname)));
+            return Err((
+                "appliance.hostname".into(),
+                format!("\"{}\" is not a host name", a.hostname),
+            ));
         }
         for (i, ifc) in self.network.interfaces.iter().enumerate() {
             let base = format!("network.interfaces[{i}]");
             if ifc.name.is_empty() || ifc.name.len() > 15 || ifc.name.contains(['/', ' ']) {
-                return Err((format!("{base}.name"), format!("\"{}\" is not an interface name (1-15 characters, no '/' or spaces)", ifc.name)));
+                return Err((
+                    format!("{base}.name"),
+                    format!(
+                        "\"{}\" is not an interface name (1-15 characters, no '/' or spaces)",
+                        ifc.name
+                    ),
+                ));
             }
-            if self.network.interfaces[..i].iter().any(|o| o.name == ifc.name) {
-                return Err((format!("{base}.name"), format!("\"{}\" is configured twice", ifc.name)));
+            if self.network.interfaces[..i]
+                .iter()
+                .any(|o| o.name == ifc.name)
+            {
+                return Err((
+                    format!("{base}.name"),
+                    format!("\"{}\" is configured twice", ifc.name),
+                ));
             }
             for a in &ifc.addresses {
-                a.parse::<Cidr>().map_err(|p| (format!("{base}.addresses"), p))?;
+                a.parse::<Cidr>()
+                    .map_err(|p| (format!("{base}.addresses"), p))?;
             }
             for (j, r) in ifc.routes.iter().enumerate() {
-                r.to.parse::<Cidr>().map_err(|p| (format!("{base}.routes[{j}].to"), p))?;
+                r.to.parse::<Cidr>()
+                    .map_err(|p| (format!("{base}.routes[{j}].to"), p))?;
             }
         }
         if self.slots.a.trim().is_empty() || self.slots.b.trim().is_empty() {
-            return Err(("slots".into(), "both slots A and B must name a device or image file".into()));
+            return Err((
+                "slots".into(),
+                "both slots A and B must name a device or image file".into(),
+            ));
         }
         if self.slots.a == self.slots.b {
-            return Err(("slots.B".into(), format!("\"{}\" is also slot A: the two slots must be different devices", self.slots.b)));
+            return Err((
+                "slots.B".into(),
+                format!(
+                    "\"{}\" is also slot A: the two slots must be different devices",
+                    self.slots.b
+                ),
+            ));
         }
         if let Some(ha) = &self.ha {
             if let Some(b) = &ha.bmc {
                 if b.host.is_empty() || b.user.is_empty() || b.password_file.is_empty() {
-                    return Err(("ha.bmc".into(), "host, user and password_file must all be set".into()));
+                    return Err((
+                        "ha.bmc".into(),
+                        "host, user and password_file must all be set".into(),
+                    ));
                 }
             }
         }
@@ -349,7 +391,10 @@ impl Config {
             }
         }
         if self.storage.paths.is_empty() {
-            return Err(("storage.paths".into(), "must list at least one directory".into()));
+            return Err((
+                "storage.paths".into(),
+                "must list at least one directory".into(),
+            ));
         }
         Ok(())
     }
@@ -417,11 +462,18 @@ pub fn locate(text: &str, key: &str) -> usize {
                 Some((span, Some(t))) => {
                     last_span = span.or(last_span);
                     // Walk into the table of this array element.
-                    let Some(rest) = key.split_once(part).map(|(_, r)| r.trim_start_matches('.')) else { break };
+                    let Some(rest) = key.split_once(part).map(|(_, r)| r.trim_start_matches('.'))
+                    else {
+                        break;
+                    };
                     if rest.is_empty() {
                         break;
                     }
-                    let line = rest.split('.').next().and_then(|k| t.get(k)).and_then(|i| i.span());
+                    let line = rest
+                        .split('.')
+                        .next()
+                        .and_then(|k| t.get(k))
+                        .and_then(|i| i.span());
                     if let Some(s) = line {
                         return line_of(text, s.start);
                     }
@@ -476,14 +528,21 @@ disk_fillup_prevention_percent = 80
         let c = parse(SAMPLE).unwrap();
         assert_eq!(c.network.interfaces.len(), 2);
         assert_eq!(c.all_addresses().len(), 3);
-        assert_eq!(c.product["disk_fillup_prevention_percent"].as_integer(), Some(80));
+        assert_eq!(
+            c.product["disk_fillup_prevention_percent"].as_integer(),
+            Some(80)
+        );
         assert_eq!(c.monitor.status_file, "var/lib/appliance/monitor.json");
     }
 
     #[test]
     fn errors_name_file_line_and_key() {
         let e = parse(&SAMPLE.replace("198.51.100.10/24", "198.51.100.300/24")).unwrap_err();
-        assert_eq!((e.line, e.key.as_str()), (14, "network.interfaces[1].addresses"), "{e}");
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (14, "network.interfaces[1].addresses"),
+            "{e}"
+        );
         assert!(e.to_string().contains("198.51.100.300"), "{e}");
 
         let e = parse(&SAMPLE.replace("hostname = \"sps-1\"", "hostnme = \"sps-1\"")).unwrap_err();

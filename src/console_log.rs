@@ -53,7 +53,12 @@ impl log::Log for FileLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format!("{} {:<5} {}\n", now_rfc3339(), record.level(), record.args());
+        let line = format!(
+            "{} {:<5} {}\n",
+            now_rfc3339(),
+            record.level(),
+            record.args()
+        );
         if let Ok(mut guard) = self.file.lock() {
             if let Some(f) = guard.as_mut() {
                 let _ = f.write_all(line.as_bytes());

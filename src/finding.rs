@@ -94,10 +94,14 @@ impl Report {
         self.checks.iter().flat_map(|c| c.findings.iter())
     }
     pub fn blockers(&self) -> usize {
-        self.findings().filter(|f| f.severity == Severity::Blocker).count()
+        self.findings()
+            .filter(|f| f.severity == Severity::Blocker)
+            .count()
     }
     pub fn warnings(&self) -> usize {
-        self.findings().filter(|f| f.severity == Severity::Warning).count()
+        self.findings()
+            .filter(|f| f.severity == Severity::Warning)
+            .count()
     }
     pub fn passed(&self) -> bool {
         self.blockers() == 0

@@ -11,6 +11,7 @@ pub mod config;
 pub mod console_log;
 pub mod durable;
 pub mod finding;
+pub mod iso;
 pub mod manifest;
 pub mod root;
 pub mod slot_status;

@@ -113,9 +113,13 @@ pub struct Reminder {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("firmware/manifest.toml in the image is not valid: {0}; the image is damaged or not firmware for this console: download it again")]
+    #[error(
+        "firmware/manifest.toml in the image is not valid: {0}; the image is damaged or not firmware for this console: download it again"
+    )]
     Syntax(String),
-    #[error("firmware/manifest.toml in the image: {key} = \"{value}\" {problem}; the image is damaged or not firmware for this console: download it again")]
+    #[error(
+        "firmware/manifest.toml in the image: {key} = \"{value}\" {problem}; the image is damaged or not firmware for this console: download it again"
+    )]
     Invalid {
         key: String,
         value: String,
@@ -148,61 +152,113 @@ pub fn is_safe_relative_path(p: &str) -> bool {
     !p.is_empty()
         && p.len() <= 255
         && !p.starts_with('/')
-        && p.split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
         && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 impl Manifest {
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         if text.len() as u64 > MAX_MANIFEST_BYTES {
-            return Err(invalid("(file)", format!("{} bytes", text.len()), "is larger than 1 MiB"));
+            return Err(invalid(
+                "(file)",
+                format!("{} bytes", text.len()),
+                "is larger than 1 MiB",
+            ));
         }
-        let m: Manifest = toml::from_str(text).map_err(|e| ManifestError::Syntax(one_line(&e.to_string())))?;
+        let m: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError::Syntax(one_line(&e.to_string())))?;
         m.validate()?;
         Ok(m)
     }
 
     fn validate(&self) -> Result<(), ManifestError> {
         let fw = &self.firmware;
-        if fw.product.is_empty() || fw.product.len() > 64 || !fw.product.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(invalid("firmware.product", &fw.product, "is not a product name"));
+        if fw.product.is_empty()
+            || fw.product.len() > 64
+            || !fw
+                .product
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(
+                "firmware.product",
+                &fw.product,
+                "is not a product name",
+            ));
         }
         if fw.version.kind() != fw.kind {
             return Err(invalid(
                 "firmware.kind",
                 fw.kind,
-                &format!("does not match version {} (a {} release)", fw.version, fw.version.kind()),
+                &format!(
+                    "does not match version {} (a {} release)",
+                    fw.version,
+                    fw.version.kind()
+                ),
             ));
         }
         let up = &self.upgrade;
         if up.from.len() > MAX_LIST || up.latest_maintenance.len() > MAX_LIST {
-            return Err(invalid("upgrade.from", up.from.len(), "lists too many versions"));
+            return Err(invalid(
+                "upgrade.from",
+                up.from.len(),
+                "lists too many versions",
+            ));
         }
         if up.from.is_empty() && !up.from_lts_line && up.from_feature_releases == 0 {
-            return Err(invalid("upgrade.from", "[]", "allows no version to upgrade from"));
+            return Err(invalid(
+                "upgrade.from",
+                "[]",
+                "allows no version to upgrade from",
+            ));
         }
         if up.from_feature_releases > 100 {
-            return Err(invalid("upgrade.from_feature_releases", up.from_feature_releases, "is not between 0 and 100"));
+            return Err(invalid(
+                "upgrade.from_feature_releases",
+                up.from_feature_releases,
+                "is not between 0 and 100",
+            ));
         }
         for (line, v) in &up.latest_maintenance {
-            let l: Version = line.parse().map_err(|_| invalid("upgrade.latest_maintenance", line, "is not a release line"))?;
+            let l: Version = line.parse().map_err(|_| {
+                invalid("upgrade.latest_maintenance", line, "is not a release line")
+            })?;
             if v.release() != l.release() {
-                return Err(invalid(&format!("upgrade.latest_maintenance.\"{line}\""), v, "is not a release of that line"));
+                return Err(invalid(
+                    &format!("upgrade.latest_maintenance.\"{line}\""),
+                    v,
+                    "is not a release of that line",
+                ));
             }
         }
         if up.min_free_percent == 0 || up.min_free_percent > 90 {
-            return Err(invalid("upgrade.min_free_percent", up.min_free_percent, "is not between 1 and 90"));
+            return Err(invalid(
+                "upgrade.min_free_percent",
+                up.min_free_percent,
+                "is not between 1 and 90",
+            ));
         }
         let p = &self.payload;
         if !is_safe_relative_path(&p.file) {
-            return Err(invalid("payload.file", &p.file, "is not a relative path inside the image"));
+            return Err(invalid(
+                "payload.file",
+                &p.file,
+                "is not a relative path inside the image",
+            ));
         }
         if p.size == 0 || p.size > (1 << 44) {
-            return Err(invalid("payload.size", p.size, "is not a plausible payload size"));
+            return Err(invalid(
+                "payload.size",
+                p.size,
+                "is not a plausible payload size",
+            ));
         }
         if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid("payload.sha256", &p.sha256, "is not 64 hexadecimal digits"));
+            return Err(invalid(
+                "payload.sha256",
+                &p.sha256,
+                "is not 64 hexadecimal digits",
+            ));
         }
         if self.rules.len() > MAX_LIST {
             return Err(invalid("rules", self.rules.len(), "lists too many rules"));
@@ -218,7 +274,11 @@ impl Manifest {
             }
             for s in steps.iter() {
                 if s.name.is_empty() || s.name.len() > 200 {
-                    return Err(invalid(&format!("{section}.name"), &s.name, "is empty or too long"));
+                    return Err(invalid(
+                        &format!("{section}.name"),
+                        &s.name,
+                        "is empty or too long",
+                    ));
                 }
                 match s.command.first() {
                     Some(prog) if is_safe_relative_path(prog) => {}
@@ -230,16 +290,32 @@ impl Manifest {
                         ));
                     }
                 }
-                if s.command.len() > 64 || s.command.iter().any(|a| a.len() > MAX_TEXT || a.contains('\0')) {
-                    return Err(invalid(&format!("{section}.command"), s.command.join(" "), "has too many or too long arguments"));
+                if s.command.len() > 64
+                    || s.command
+                        .iter()
+                        .any(|a| a.len() > MAX_TEXT || a.contains('\0'))
+                {
+                    return Err(invalid(
+                        &format!("{section}.command"),
+                        s.command.join(" "),
+                        "has too many or too long arguments",
+                    ));
                 }
                 if s.weight == 0 || s.weight > 1_000_000 {
-                    return Err(invalid(&format!("{section}.weight"), s.weight, "is not between 1 and 1000000"));
+                    return Err(invalid(
+                        &format!("{section}.weight"),
+                        s.weight,
+                        "is not between 1 and 1000000",
+                    ));
                 }
             }
         }
         if self.reminders.len() > MAX_STEPS {
-            return Err(invalid("reminders", self.reminders.len(), "has too many entries"));
+            return Err(invalid(
+                "reminders",
+                self.reminders.len(),
+                "has too many entries",
+            ));
         }
         for r in &self.reminders {
             if r.title.len() > 200 || r.text.len() > MAX_TEXT {
@@ -309,11 +385,23 @@ weight = 2
     #[test]
     fn hostile_manifests_are_refused_with_the_key() {
         let cases = [
-            ("file = \"firmware/rootfs.img\"", "file = \"../../etc/shadow\"", "payload.file"),
-            ("file = \"firmware/rootfs.img\"", "file = \"/etc/shadow\"", "payload.file"),
+            (
+                "file = \"firmware/rootfs.img\"",
+                "file = \"../../etc/shadow\"",
+                "payload.file",
+            ),
+            (
+                "file = \"firmware/rootfs.img\"",
+                "file = \"/etc/shadow\"",
+                "payload.file",
+            ),
             ("size = 4096", "size = 0", "payload.size"),
             ("kind = \"maintenance\"", "kind = \"lts\"", "firmware.kind"),
-            ("\"migrations/config.sh\"", "\"../bin/sh\"", "phase1.command"),
+            (
+                "\"migrations/config.sh\"",
+                "\"../bin/sh\"",
+                "phase1.command",
+            ),
             ("weight = 2", "weight = 0", "phase1.weight"),
             ("sha256 = \"e3b0", "sha256 = \"zz", "payload.sha256"),
         ];
@@ -322,9 +410,13 @@ weight = 2
             let e = Manifest::parse(&text).unwrap_err().to_string();
             assert!(e.contains(key), "{to}: {e}");
         }
-        let e = Manifest::parse("[firmware]\nproduct = 1").unwrap_err().to_string();
+        let e = Manifest::parse("[firmware]\nproduct = 1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not valid"), "{e}");
-        let e = Manifest::parse(&GOOD.replace("[upgrade]", "[upgrade]\nsurprise = 1")).unwrap_err().to_string();
+        let e = Manifest::parse(&GOOD.replace("[upgrade]", "[upgrade]\nsurprise = 1"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("surprise"), "{e}");
     }
 }

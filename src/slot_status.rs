@@ -96,7 +96,9 @@ pub enum SlotStatusError {
         path: String,
         source: std::io::Error,
     },
-    #[error("slot status \"{path}\" is damaged ({problem}); restore it from a backup or reinstall the slot record")]
+    #[error(
+        "slot status \"{path}\" is damaged ({problem}); restore it from a backup or reinstall the slot record"
+    )]
     Corrupt { path: String, problem: String },
     #[error("cannot write slot status \"{path}\": {source}")]
     Write {
@@ -135,7 +137,10 @@ impl SlotStatus {
     }
 
     pub fn get(&self, slot: SlotName) -> SlotRecord {
-        self.slots.get(&slot).cloned().unwrap_or_else(SlotRecord::empty)
+        self.slots
+            .get(&slot)
+            .cloned()
+            .unwrap_or_else(SlotRecord::empty)
     }
 }
 
@@ -168,7 +173,9 @@ mod tests {
     #[test]
     fn cmdline_names_the_booted_slot() {
         assert_eq!(
-            booted_slot_from_cmdline("BOOT_IMAGE=/vmlinuz quiet upgrade_console.slot=B console=ttyS0"),
+            booted_slot_from_cmdline(
+                "BOOT_IMAGE=/vmlinuz quiet upgrade_console.slot=B console=ttyS0"
+            ),
             Some(SlotName::B)
         );
         assert_eq!(booted_slot_from_cmdline("quiet"), None);
@@ -189,6 +196,9 @@ mod tests {
         );
         st.save(&root).unwrap();
         assert_eq!(SlotStatus::load(&root).unwrap(), st);
-        assert_eq!(running_version(&root).unwrap(), Some("7.0.1".parse().unwrap()));
+        assert_eq!(
+            running_version(&root).unwrap(),
+            Some("7.0.1".parse().unwrap())
+        );
     }
 }

@@ -11,7 +11,11 @@ pub const RULE: &str = "upgrade-path";
 
 /// Returns `Ok(())` when the path is supported, else the blocker saying why and
 /// naming the version to upgrade to first.
-pub fn check_path(current: Version, target: Version, policy: &UpgradePolicy) -> Result<(), Box<Finding>> {
+pub fn check_path(
+    current: Version,
+    target: Version,
+    policy: &UpgradePolicy,
+) -> Result<(), Box<Finding>> {
     let refuse = |msg: String, fix: String| {
         Err(Box::new(
             Finding::blocker(RULE, msg)
@@ -37,14 +41,21 @@ pub fn check_path(current: Version, target: Version, policy: &UpgradePolicy) -> 
     let from_lts = policy.from_lts_line && same_major && current.minor == 0;
     let n = policy.from_feature_releases;
     let oldest_feature = target.minor.saturating_sub(n).max(1);
-    let from_feature = n > 0 && same_major && current.minor >= oldest_feature && current.minor < target.minor;
+    let from_feature =
+        n > 0 && same_major && current.minor >= oldest_feature && current.minor < target.minor;
 
     if from_list || from_lts || from_feature {
         // Supported release line; is it at the newest maintenance release of that line?
-        if let Some(latest) = policy.latest_maintenance.get(&current.release().to_string()) {
+        if let Some(latest) = policy
+            .latest_maintenance
+            .get(&current.release().to_string())
+        {
             if current < *latest && !from_list {
                 return refuse(
-                    format!("{current} is not the newest maintenance release of {}", current.release_name()),
+                    format!(
+                        "{current} is not the newest maintenance release of {}",
+                        current.release_name()
+                    ),
                     format!("Upgrade to {latest} first, then to {target}."),
                 );
             }
@@ -53,16 +64,32 @@ pub fn check_path(current: Version, target: Version, policy: &UpgradePolicy) -> 
     }
 
     let first = if current.major < target.major {
-        format!("Upgrade to {} LTS ({}.0) first, then to {target}.", target.major, target.major)
+        format!(
+            "Upgrade to {} LTS ({}.0) first, then to {target}.",
+            target.major, target.major
+        )
     } else if n > 0 && current.minor < oldest_feature {
         let step = Version::new(target.major, oldest_feature, 0);
-        let latest = policy.latest_maintenance.get(&step.to_string()).copied().unwrap_or(step);
-        format!("Upgrade to {latest} ({}) first, then to {target}.", step.release_name())
+        let latest = policy
+            .latest_maintenance
+            .get(&step.to_string())
+            .copied()
+            .unwrap_or(step);
+        format!(
+            "Upgrade to {latest} ({}) first, then to {target}.",
+            step.release_name()
+        )
     } else {
         let list: Vec<String> = policy.from.iter().map(|v| v.to_string()).collect();
-        format!("{target} upgrades only from {}; contact support for a path from {current}.", list.join(", "))
+        format!(
+            "{target} upgrades only from {}; contact support for a path from {current}.",
+            list.join(", ")
+        )
     };
-    refuse(format!("{target} cannot be installed on {current}: no supported upgrade path"), first)
+    refuse(
+        format!("{target} cannot be installed on {current}: no supported upgrade path"),
+        first,
+    )
 }
 
 #[cfg(test)]
@@ -109,10 +136,18 @@ mod tests {
         assert!(ok("7.0", "7.3.1", &p7));
         assert!(ok("7.0.1", "7.3.1", &p7));
         for old in ["6.0", "6.12", "6.0.3", "5.9"] {
-            assert!(fix(old, "7.3.1", &p7).contains("Upgrade to 7 LTS (7.0) first"), "{old}");
+            assert!(
+                fix(old, "7.3.1", &p7).contains("Upgrade to 7 LTS (7.0) first"),
+                "{old}"
+            );
         }
         assert!(fix("7.1", "7.3.1", &p7).contains("only from 7.0, 7.0.1"));
-        assert!(check_path(v("7.3.1"), v("7.3.1"), &p7).unwrap_err().message.contains("already running"));
+        assert!(
+            check_path(v("7.3.1"), v("7.3.1"), &p7)
+                .unwrap_err()
+                .message
+                .contains("already running")
+        );
         let down = check_path(v("7.4"), v("7.3.1"), &p7).unwrap_err();
         assert!(down.message.contains("downgrades are not supported"));
         assert_eq!(down.value, "7.4 -> 7.3.1");

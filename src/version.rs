@@ -34,9 +34,7 @@ impl fmt::Display for ReleaseKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "\"{0}\" is not a firmware version: write it as 7.3.1, 7.0, \"7 LTS\" or \"5 F9\""
-)]
+#[error("\"{0}\" is not a firmware version: write it as 7.3.1, 7.0, \"7 LTS\" or \"5 F9\"")]
 pub struct VersionError(pub String);
 
 impl Version {
@@ -122,7 +120,11 @@ impl FromStr for Version {
             }
             [dotted] => {
                 let parts: Vec<&str> = dotted.split('.').collect();
-                let n: Vec<u32> = parts.iter().map(|p| num(p)).collect::<Option<_>>().ok_or_else(err)?;
+                let n: Vec<u32> = parts
+                    .iter()
+                    .map(|p| num(p))
+                    .collect::<Option<_>>()
+                    .ok_or_else(err)?;
                 match n.as_slice() {
                     [a, b] => Ok(Version::new(*a, *b, 0)),
                     [a, b, c] => Ok(Version::new(*a, *b, *c)),
@@ -163,7 +165,17 @@ mod tests {
         assert_eq!(v("5 F9"), Version::new(5, 9, 0));
         assert_eq!(v("SPS 5 F9"), Version::new(5, 9, 0));
         assert_eq!(v("5 f6.2"), Version::new(5, 6, 2));
-        for bad in ["", "7", "7.x", "7.3.1.2", "5 F0", "-1.0", "7..1", "5 Fx", "99999999.1"] {
+        for bad in [
+            "",
+            "7",
+            "7.x",
+            "7.3.1.2",
+            "5 F0",
+            "-1.0",
+            "7..1",
+            "5 Fx",
+            "99999999.1",
+        ] {
             assert!(bad.parse::<Version>().is_err(), "{bad} accepted");
         }
     }
