@@ -13,6 +13,7 @@ pub mod durable;
 pub mod finding;
 pub mod iso;
 pub mod manifest;
+pub mod progress;
 pub mod root;
 pub mod slot_status;
 pub mod upgrade_path;
