@@ -373,15 +373,14 @@ impl Config {
                 ),
             ));
         }
-        if let Some(ha) = &self.ha {
-            if let Some(b) = &ha.bmc {
-                if b.host.is_empty() || b.user.is_empty() || b.password_file.is_empty() {
-                    return Err((
-                        "ha.bmc".into(),
-                        "host, user and password_file must all be set".into(),
-                    ));
-                }
-            }
+        if let Some(ha) = &self.ha
+            && let Some(b) = &ha.bmc
+            && (b.host.is_empty() || b.user.is_empty() || b.password_file.is_empty())
+        {
+            return Err((
+                "ha.bmc".into(),
+                "host, user and password_file must all be set".into(),
+            ));
         }
         if let Some(c) = &self.cluster {
             for (i, n) in c.nodes.iter().enumerate() {

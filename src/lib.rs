@@ -5,16 +5,24 @@
 //! terminal code; `commands` and the console front end sit on top of it.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod console_log;
+pub mod demo;
 pub mod durable;
 pub mod finding;
+pub mod hash_forms;
+pub mod image_hash;
 pub mod iso;
+pub mod iso_build;
 pub mod manifest;
 pub mod progress;
 pub mod root;
 pub mod slot_status;
+pub mod space;
+pub mod status;
 pub mod upgrade_path;
+pub mod verify;
 pub mod version;
