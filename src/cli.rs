@@ -47,6 +47,17 @@ pub enum Command {
     Verify(VerifyArgs),
     /// The upgrade test: path, free space, licence, configuration rules, prerequisites.
     Check(CheckArgs),
+    /// Internal: runs the rest of the command line in a new session with no
+    /// terminal (the console starts long work this way, so a hang-up cannot stop it).
+    #[command(hide = true)]
+    Detach(DetachArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DetachArgs {
+    /// The command line to run (a subcommand and its arguments).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +111,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Status => crate::commands::status::run(&ctx),
         Command::Verify(a) => crate::commands::verify::run(&ctx, &a),
         Command::Check(a) => crate::commands::check::run(&ctx, &a),
+        Command::Detach(a) => {
+            crate::tui::worker::detach_and_exec(&ctx.root, &a.args).map(|()| Exit::CannotRun)
+        }
     };
     match result {
         Ok(code) => code,

@@ -23,6 +23,7 @@ pub mod root;
 pub mod slot_status;
 pub mod space;
 pub mod status;
+pub mod tui;
 pub mod upgrade_path;
 pub mod verify;
 pub mod version;
