@@ -204,6 +204,8 @@ pub struct App {
     pub wizard: Wizard,
     pub message: Option<(Level, String)>,
     pub help_scroll: u16,
+    /// The last key handled (tests wait for a marker key with it).
+    pub last_key: Option<KeyEvent>,
     /// tui-logger target unique to this console, so its log view shows only its lines.
     pub log_target: String,
     pub log_state: tui_logger::TuiWidgetState,
@@ -380,6 +382,7 @@ impl App {
             recovery: None,
             message: opts.notice.map(|n| (Level::Warning, n)),
             help_scroll: 0,
+            last_key: None,
             log_target,
             log_state,
             log_offset: 0,
@@ -655,7 +658,10 @@ impl App {
             return changed;
         }
         match msg {
-            Msg::Key(k) => self.key(k),
+            Msg::Key(k) => {
+                self.last_key = Some(k);
+                self.key(k);
+            }
             Msg::Paste(text) => {
                 if self.screen == Screen::Wizard && self.wizard.step == Step::Image {
                     self.wizard.editing_hash = true;

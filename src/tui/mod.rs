@@ -12,6 +12,8 @@ pub mod events;
 pub mod lean;
 pub mod screens;
 pub mod serial;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod theme;
 pub mod ui;
 pub mod worker;
