@@ -185,7 +185,7 @@ pub fn choose_theme(
             Ok(t) => (t, None),
             Err(e) => (
                 Theme::default_theme(),
-                Some(format!("{e}; using the default theme")),
+                Some(format!("{e}; the default theme is used")),
             ),
         },
         None if mono_terminal => (

@@ -156,8 +156,16 @@ fn message(app: &App, area: Rect, buf: &mut Buffer) {
             Level::Warning => app.theme.warning,
             Level::Error => app.theme.error,
         };
-        let width = area.width as usize;
-        buf.set_stringn(area.x, area.y, format!(" {text}"), width, style);
+        let lines = wrap(text, area.width.saturating_sub(1) as usize);
+        for (i, l) in lines.iter().take(area.height as usize).enumerate() {
+            buf.set_stringn(
+                area.x,
+                area.y + i as u16,
+                format!(" {l}"),
+                area.width as usize,
+                style,
+            );
+        }
     }
 }
 
@@ -171,11 +179,18 @@ pub fn draw(frame: &mut Frame, app: &App) {
             .render(area, buf);
         return;
     }
+    // A message longer than a line gets up to three lines rather than being cut.
+    let msg_rows = match &app.message {
+        Some((_, m)) => wrap(m, area.width.saturating_sub(1) as usize)
+            .len()
+            .clamp(1, 3) as u16,
+        None => 1,
+    };
     let [top, tab, body, msg, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(8),
-        Constraint::Length(1),
+        Constraint::Length(msg_rows),
         Constraint::Length(1),
     ])
     .areas(area);
