@@ -103,6 +103,12 @@ impl<W: Write> LeanBackend<W> {
             }
             Some((_, cy)) if x == 0 && y == cy + 1 => self.buf.extend_from_slice(b"\r\n"),
             Some((_, cy)) if x == 0 && y == cy => self.buf.push(b'\r'),
+            // A few columns back on the same row: backspaces (a digit of a percentage).
+            Some((cx, cy)) if cy == y && cx > x && cx - x <= 3 => {
+                for _ in x..cx {
+                    self.buf.push(b'\x08');
+                }
+            }
             _ => {
                 if x == 0 && y == 0 {
                     self.buf.extend_from_slice(b"\x1b[H");
@@ -182,6 +188,19 @@ fn colour_code(c: Color, bg: bool) -> String {
     }
 }
 
+/// One character that every terminal draws one column wide: Latin, punctuation,
+/// arrows, box drawing and blocks (not combining marks, not East Asian wide).
+fn is_narrow(sym: &str) -> bool {
+    let mut chars = sym.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => {
+            let u = c as u32;
+            (0x20..0x7f).contains(&u) || (0xa0..0x300).contains(&u) || (0x2010..0x2700).contains(&u)
+        }
+        _ => false,
+    }
+}
+
 /// The ASCII stand-in for a character a serial line might mangle.
 pub fn ascii_fallback(c: char) -> char {
     match c {
@@ -226,9 +245,10 @@ impl<W: Write> Backend for LeanBackend<W> {
             } else {
                 self.buf.extend_from_slice(sym.as_bytes());
             }
-            // After a wide character, or in the last column (pending wrap), the
-            // cursor position is the terminal's business: move explicitly next time.
-            self.cursor = if (single_ascii || self.ascii) && x + 1 < self.size.width {
+            // After a wide or unusual character, or in the last column (pending
+            // wrap), the cursor position is the terminal's business: move explicitly.
+            let narrow = single_ascii || self.ascii || is_narrow(sym);
+            self.cursor = if narrow && x + 1 < self.size.width {
                 Some((x + 1, y))
             } else {
                 None
@@ -273,9 +293,12 @@ impl<W: Write> Backend for LeanBackend<W> {
     }
 
     fn clear_region(&mut self, clear_type: ClearType) -> io::Result<()> {
+        if clear_type == ClearType::All {
+            return self.clear();
+        }
         self.set_pen(PLAIN);
         match clear_type {
-            ClearType::All => return self.clear(),
+            ClearType::All => {}
             ClearType::AfterCursor => self.buf.extend_from_slice(b"\x1b[J"),
             ClearType::BeforeCursor => self.buf.extend_from_slice(b"\x1b[1J"),
             ClearType::CurrentLine => self.buf.extend_from_slice(b"\x1b[2K"),

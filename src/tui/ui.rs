@@ -122,7 +122,10 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
         .map(|v| v.long_name())
         .unwrap_or_else(|| "version unknown".into());
     let left = format!(" upgrade-console  {host}  {product} {version}");
+    // The wizard shows the operation's own gauge; repeating the percentage here
+    // would cost a second cursor move and digit on every step of a serial line.
     let op = match app.live_operation() {
+        Some(p) if app.screen == Screen::Wizard => format!("{} running ", p.operation),
         Some(p) => format!("{} {:.0}% ", p.operation, p.fraction * 100.0),
         None => String::new(),
     };
