@@ -5,16 +5,25 @@
 //! terminal code; `commands` and the console front end sit on top of it.
 #![forbid(unsafe_code)]
 
+pub mod activate;
+pub mod boot;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod console_log;
 pub mod durable;
 pub mod finding;
+pub mod grubenv;
 pub mod iso;
+pub mod journal;
+pub mod killpoint;
 pub mod manifest;
+pub mod phase2;
 pub mod progress;
+pub mod reboot;
 pub mod root;
+pub mod slot_io;
 pub mod slot_status;
+pub mod steps;
 pub mod upgrade_path;
 pub mod version;
