@@ -298,7 +298,7 @@ impl LoopDisk {
         let total = 1 + 4 + 2 * slot_mib + data_mib + 1;
         sh(&format!("truncate -s {total}M {}", image.display()));
         sh(&format!(
-            "sgdisk -q -n1:0:+4M -c1:boot -n2:0:+{slot_mib}M -c2:slotA -n3:0:+{slot_mib}M -c3:slotB -n4:0:0 -c4:data {}",
+            "sgdisk -n1:0:+4M -c1:boot -n2:0:+{slot_mib}M -c2:slotA -n3:0:+{slot_mib}M -c3:slotB -n4:0:0 -c4:data {}",
             image.display()
         ));
         let dev = sh(&format!("losetup -f --show {}", image.display()));
