@@ -249,6 +249,8 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
 
     // 1. Intent, then disarm the slot: its old contents are about to go.
     journal.append(Event::ActivateStarted { target: t.clone() })?;
+    // A new activation starts phase 1 from scratch.
+    let _ = std::fs::remove_file(root.state_dir().join("phase1-checkpoint.json"));
     let env_path = root.grubenv();
     let mut env = match GrubEnv::load(&env_path) {
         Ok(e) => e,

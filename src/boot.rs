@@ -529,6 +529,8 @@ impl Ctx<'_> {
         env.set_tries(t.from, 0);
         self.save_env(&env, "grubenv:commit")?;
         self.set_slot(t.slot, |r| r.state = SlotState::Good)?;
+        // Phase 2 of this firmware starts from the beginning once committed.
+        let _ = std::fs::remove_file(self.root.state_dir().join("phase2.json"));
         self.journal.append(Event::Committed {
             slot: t.slot,
             version: t.version,

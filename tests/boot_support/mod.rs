@@ -86,6 +86,8 @@ pub const REINDEX_SH: &str = r#"#!/bin/sh
 set -e
 cd "$UPGRADE_CONSOLE_ROOT/var/lib/appliance"
 echo "start ${UPGRADE_CONSOLE_CHECKPOINT:-none}" >> phase2.runs
+# Killed after the final rename but before exiting: already done.
+if [ -n "$UPGRADE_CONSOLE_CHECKPOINT" ] && [ -f index ] && [ ! -f index.tmp ]; then exit 0; fi
 i=${UPGRADE_CONSOLE_CHECKPOINT:-0}
 [ -f index.tmp ] || : > index.tmp
 head -n "$i" index.tmp > index.cut; mv index.cut index.tmp
