@@ -47,6 +47,23 @@ pub enum Command {
     Verify(VerifyArgs),
     /// The upgrade test: path, free space, licence, configuration rules, prerequisites.
     Check(CheckArgs),
+    /// Central cluster: the order in which the nodes must be upgraded.
+    Cluster(ClusterArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Each node with its role, version and state, in upgrade order.
+    Plan {
+        /// The firmware image the cluster is being upgraded to.
+        iso: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +117,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Status => crate::commands::status::run(&ctx),
         Command::Verify(a) => crate::commands::verify::run(&ctx, &a),
         Command::Check(a) => crate::commands::check::run(&ctx, &a),
+        Command::Cluster(a) => crate::commands::cluster::run(&ctx, &a),
     };
     match result {
         Ok(code) => code,

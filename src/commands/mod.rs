@@ -2,6 +2,7 @@
 //! an exit code.
 
 pub mod check;
+pub mod cluster;
 pub mod console;
 pub mod demo;
 pub mod status;
