@@ -55,6 +55,8 @@ pub enum Command {
     Boot,
     /// The background migration of the committed firmware (resumable).
     Phase2,
+    /// Central cluster: the order in which the nodes must be upgraded.
+    Cluster(ClusterArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +66,21 @@ pub struct ActivateArgs {
     /// Do not ask for confirmation (automation).
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Each node with its role, version and state, in upgrade order.
+    Plan {
+        /// The firmware image the cluster is being upgraded to.
+        iso: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -121,6 +138,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Reboot => crate::commands::reboot::run(&ctx),
         Command::Boot => crate::commands::boot::run(&ctx),
         Command::Phase2 => crate::commands::phase2::run(&ctx),
+        Command::Cluster(a) => crate::commands::cluster::run(&ctx, &a),
     };
     match result {
         Ok(code) => code,

@@ -59,10 +59,10 @@ impl log::Log for FileLogger {
             record.level(),
             record.args()
         );
-        if let Ok(mut guard) = self.file.lock() {
-            if let Some(f) = guard.as_mut() {
-                let _ = f.write_all(line.as_bytes());
-            }
+        if let Ok(mut guard) = self.file.lock()
+            && let Some(f) = guard.as_mut()
+        {
+            let _ = f.write_all(line.as_bytes());
         }
         if self.echo {
             eprint!("{line}");
@@ -70,10 +70,10 @@ impl log::Log for FileLogger {
     }
 
     fn flush(&self) {
-        if let Ok(mut guard) = self.file.lock() {
-            if let Some(f) = guard.as_mut() {
-                let _ = f.sync_data();
-            }
+        if let Ok(mut guard) = self.file.lock()
+            && let Some(f) = guard.as_mut()
+        {
+            let _ = f.sync_data();
         }
     }
 }

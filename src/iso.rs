@@ -316,7 +316,7 @@ fn ranges_of(
     for ext in entry.extents() {
         let offset = ext.sector.0 as u64 * SECTOR;
         let len = ext.length as u64;
-        let end = offset.checked_add(len).unwrap_or(u64::MAX);
+        let end = offset.saturating_add(len);
         if end > size {
             return Err(IsoError::OutOfBounds {
                 path: path.to_path_buf(),

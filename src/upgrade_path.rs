@@ -49,16 +49,16 @@ pub fn check_path(
         if let Some(latest) = policy
             .latest_maintenance
             .get(&current.release().to_string())
+            && current < *latest
+            && !from_list
         {
-            if current < *latest && !from_list {
-                return refuse(
-                    format!(
-                        "{current} is not the newest maintenance release of {}",
-                        current.release_name()
-                    ),
-                    format!("Upgrade to {latest} first, then to {target}."),
-                );
-            }
+            return refuse(
+                format!(
+                    "{current} is not the newest maintenance release of {}",
+                    current.release_name()
+                ),
+                format!("Upgrade to {latest} first, then to {target}."),
+            );
         }
         return Ok(());
     }

@@ -1,6 +1,58 @@
-//! The `check` command (in progress).
-use crate::cli::{Ctx, Exit};
+//! `check ISO`: the upgrade test, one line per finding with its fix; exit 1 on a blocker.
 
-pub fn run(_ctx: &Ctx, _a: &crate::cli::CheckArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("not built yet")
+use crate::check::{render_text, upgrade_test};
+use crate::cli::{CheckArgs, Ctx, Exit};
+use crate::config::Config;
+use crate::iso::FirmwareImage;
+use anyhow::Context;
+
+pub fn run(ctx: &Ctx, args: &CheckArgs) -> anyhow::Result<Exit> {
+    crate::console_log::init(&ctx.root, false);
+    let config = Config::load(&ctx.root)?;
+    let image = FirmwareImage::open(&args.iso)?;
+    let report = upgrade_test(&ctx.root, &config, &image)
+        .with_context(|| format!("upgrade test of \"{}\"", args.iso.display()))?;
+    log::info!(
+        "check {}: {} {}: {} blocker(s), {} warning(s)",
+        args.iso.display(),
+        image.manifest.firmware.product,
+        image.manifest.firmware.version,
+        report.blockers(),
+        report.warnings()
+    );
+    for f in report.findings() {
+        log::info!(
+            "check finding: {} {} {}: {} ({})",
+            f.severity,
+            f.rule,
+            f.location,
+            f.message,
+            f.value
+        );
+    }
+    if ctx.json {
+        let out = serde_json::json!({
+            "image": args.iso.display().to_string(),
+            "product": image.manifest.firmware.product,
+            "version": image.manifest.firmware.version,
+            "passed": report.passed(),
+            "blockers": report.blockers(),
+            "warnings": report.warnings(),
+            "checks": report.checks,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let title = format!(
+            "Upgrade test: {} {} ({})",
+            image.manifest.firmware.product,
+            image.manifest.firmware.version,
+            args.iso.display()
+        );
+        print!("{}", render_text(&report, &title));
+    }
+    Ok(if report.passed() {
+        Exit::Success
+    } else {
+        Exit::Refused
+    })
 }

@@ -1,6 +1,69 @@
-//! The `demo` command (in progress).
-use crate::cli::{Ctx, Exit};
+//! `demo [DIR]`: builds (or reuses) the demo appliance, then opens the console on it;
+//! without a terminal it prints what it built and the commands to try.
 
-pub fn run(_ctx: &Ctx, _a: &crate::cli::DemoArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("not built yet")
+use crate::cli::{Ctx, DemoArgs, Exit};
+use crate::demo::{FAIL_STAGES, build};
+use anyhow::bail;
+use std::io::IsTerminal;
+
+pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
+    if let Some(stage) = &args.fail
+        && !FAIL_STAGES.iter().any(|(s, _)| s == stage)
+    {
+        let names: Vec<&str> = FAIL_STAGES.iter().map(|(s, _)| *s).collect();
+        bail!(
+            "--fail \"{stage}\" is not a demo stage; use one of: {}",
+            names.join(", ")
+        );
+    }
+    let demo = build(&args.dir)?;
+    let root = demo.root.canonicalize().unwrap_or(demo.root.clone());
+    crate::console_log::init(&crate::root::ApplianceRoot::new(&root), false);
+    log::info!(
+        "demo appliance {} at {}",
+        if demo.reused { "reused" } else { "built" },
+        root.display()
+    );
+    let default_image = match &args.fail {
+        Some(stage) => FAIL_STAGES
+            .iter()
+            .find(|(s, _)| s == stage)
+            .map(|(_, f)| root.join("images").join(f)),
+        None => Some(root.join("images/sps-7.3.1.iso")),
+    };
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if interactive && !ctx.json {
+        return crate::commands::console::open_on(ctx, &root, default_image.as_deref());
+    }
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&demo)?);
+        return Ok(Exit::Success);
+    }
+    let r = root.display();
+    println!(
+        "Demo appliance {} at {r}",
+        if demo.reused { "reused" } else { "built" }
+    );
+    println!("  running firmware 7.0.1 in slot A; slot B empty; images in {r}/images:");
+    for i in &demo.images {
+        let name = i
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        println!("  {name:<46} {}", i.purpose);
+    }
+    let iso = default_image
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    println!("\nTry:");
+    println!("  upgrade-console --root {r} status");
+    println!("  upgrade-console --root {r} verify {iso}");
+    println!("  upgrade-console --root {r} check {iso}");
+    println!("  upgrade-console --root {r} check {r}/images/sps-8.1.iso");
+    println!("  upgrade-console --root {r} verify {r}/images/sps-7.3.1-bad-payload-hash.iso");
+    println!("  upgrade-console --root {r} activate --yes {iso}");
+    println!("  upgrade-console --root {r} reboot");
+    println!("  upgrade-console --root {r}            # the full-screen console");
+    Ok(Exit::Success)
 }

@@ -4,6 +4,7 @@
 pub mod activate;
 pub mod boot;
 pub mod check;
+pub mod cluster;
 pub mod console;
 pub mod demo;
 pub mod phase2;

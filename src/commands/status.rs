@@ -1,6 +1,16 @@
-//! The `status` command (in progress).
-use crate::cli::{Ctx, Exit};
+//! `status`: the appliance at a glance, as text or JSON.
 
-pub fn run(_ctx: &Ctx) -> anyhow::Result<Exit> {
-    anyhow::bail!("not built yet")
+use crate::cli::{Ctx, Exit};
+use crate::config::Config;
+use crate::status::{gather, render_text};
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
+    let config = Config::load(&ctx.root)?;
+    let report = gather(&ctx.root, &config)?;
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_text(&report));
+    }
+    Ok(Exit::Success)
 }

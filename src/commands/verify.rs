@@ -1,6 +1,89 @@
-//! The `verify` command (in progress).
-use crate::cli::{Ctx, Exit};
+//! `verify ISO`: the published SHA-256 of the image and the payload hash inside it.
 
-pub fn run(_ctx: &Ctx, _a: &crate::cli::VerifyArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("not built yet")
+use crate::cli::{Ctx, Exit, VerifyArgs};
+use crate::hash_forms::{parse_expected, read_hash_file, sidecar_path};
+use crate::image_hash::ProgressPrinter;
+use crate::verify::verify_image;
+use anyhow::{Context, bail};
+use std::io::IsTerminal;
+
+pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
+    crate::console_log::init(&ctx.root, false);
+    let name = args
+        .iso
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    let (expected, source) = if let Some(text) = &args.sha256 {
+        (
+            parse_expected(text, name.as_deref())?,
+            "--sha256".to_string(),
+        )
+    } else if let Some(file) = &args.sha256_file {
+        (
+            read_hash_file(file, name.as_deref())?,
+            file.display().to_string(),
+        )
+    } else if let Some(side) = sidecar_path(&args.iso) {
+        (
+            read_hash_file(&side, name.as_deref())?,
+            side.display().to_string(),
+        )
+    } else {
+        bail!(
+            "no expected hash for \"{}\": pass --sha256 HASH (as shown on the downloads page) or --sha256-file FILE, or put {}.sha256 beside it",
+            args.iso.display(),
+            args.iso.display()
+        );
+    };
+    log::info!(
+        "verify {}: expected SHA-256 from {source}",
+        args.iso.display()
+    );
+    let mut bar = ProgressPrinter::new("verify", std::io::stderr().is_terminal());
+    let (_, report) = verify_image(&args.iso, &expected, &mut |d, t| bar.update(d, t))
+        .with_context(|| format!("cannot verify \"{}\"", args.iso.display()))?;
+    log::info!(
+        "verify {}: image {} (expected {}), payload {} (manifest {})",
+        report.image,
+        report.image_sha256,
+        report.expected_sha256,
+        report.payload_sha256,
+        report.payload_expected_sha256
+    );
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "Image    {} ({} {})",
+            report.image, report.product, report.version
+        );
+        if report.image_ok {
+            println!("SHA-256  {}  OK (matches {source})", report.image_sha256);
+        } else {
+            println!("SHA-256  MISMATCH");
+            println!("  image has  {}", report.image_sha256);
+            println!("  expected   {}  (from {source})", report.expected_sha256);
+            println!(
+                "  The image is damaged or not the one published: download it again and compare with the downloads page."
+            );
+        }
+        if report.payload_ok {
+            println!(
+                "Payload  {}  OK ({})",
+                report.payload_sha256, report.payload_file
+            );
+        } else {
+            println!("Payload  MISMATCH ({})", report.payload_file);
+            println!("  payload has {}", report.payload_sha256);
+            println!("  manifest    {}", report.payload_expected_sha256);
+            println!(
+                "  The image's contents do not match its own manifest: do not install it; download it again or contact support."
+            );
+        }
+    }
+    Ok(if report.ok() {
+        Exit::Success
+    } else {
+        Exit::Refused
+    })
 }
