@@ -437,13 +437,14 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Finds the line of a dotted key such as `network.interfaces[1].addresses`, using
-/// toml_edit's spans; 0 when it cannot be found.
+/// toml_edit's spans; the nearest enclosing key that has a span when the key itself
+/// has none, and 0 when nothing can be found.
 pub fn locate(text: &str, key: &str) -> usize {
     let Ok(doc) = text.parse::<toml_edit::Document<String>>() else {
         return 0;
     };
     let mut item: &toml_edit::Item = doc.as_item();
-    let mut last_span = None;
+    let mut span = None;
     for part in key.split('.') {
         let (name, index) = match part.split_once('[') {
             Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
@@ -451,38 +452,14 @@ pub fn locate(text: &str, key: &str) -> usize {
         };
         let Some(next) = item.get(name) else { break };
         item = next;
-        last_span = item.span().or(last_span);
+        span = item.span().or(span);
         if let Some(i) = index {
-            let element = match item {
-                toml_edit::Item::ArrayOfTables(a) => a.get(i).map(|t| (t.span(), Some(t))),
-                _ => None,
-            };
-            match element {
-                Some((span, Some(t))) => {
-                    last_span = span.or(last_span);
-                    // Walk into the table of this array element.
-                    let Some(rest) = key.split_once(part).map(|(_, r)| r.trim_start_matches('.'))
-                    else {
-                        break;
-                    };
-                    if rest.is_empty() {
-                        break;
-                    }
-                    let line = rest
-                        .split('.')
-                        .next()
-                        .and_then(|k| t.get(k))
-                        .and_then(|i| i.span());
-                    if let Some(s) = line {
-                        return line_of(text, s.start);
-                    }
-                    break;
-                }
-                _ => break,
-            }
+            let Some(next) = item.get(i) else { break };
+            item = next;
+            span = item.span().or(span);
         }
     }
-    last_span.map(|s| line_of(text, s.start)).unwrap_or(0)
+    span.map(|s| line_of(text, s.start)).unwrap_or(0)
 }
 
 #[cfg(test)]

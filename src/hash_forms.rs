@@ -99,6 +99,13 @@ fn parse_line(line: &str) -> Result<Option<Found>, usize> {
             .map(|n| n.trim_start().trim_start_matches('*').to_string());
         return decode(first).map(|hash| Some(Found { hash, name }));
     }
+    // Anything else: a long hex word in a sentence ("SHA-256 checksum: HEX"), or a
+    // digest of another kind whose length gives it away.
+    for word in l.split(|c: char| c.is_whitespace() || matches!(c, ':' | '=' | ',' | ';')) {
+        if word.len() >= 32 && word.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return decode(word).map(|hash| Some(Found { hash, name: None }));
+        }
+    }
     Ok(None)
 }
 

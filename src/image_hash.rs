@@ -12,9 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 2 << 20;
 const PAGE: usize = 4096;
-const IN_FLIGHT: usize = 6;
+const IN_FLIGHT: usize = 8;
 
 /// The digests of one pass over an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -290,6 +290,10 @@ fn hang_up_mid_activation_does_not_stop_it() {
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
             .filter(|v| v["operation"] == "activate")
         {
+            assert!(
+                p["outcome"].is_null(),
+                "the activation ended before the hang-up: {p}"
+            );
             break p["pid"].as_u64().unwrap_or(0);
         }
         std::thread::sleep(Duration::from_millis(20));

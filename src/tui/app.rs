@@ -984,7 +984,7 @@ impl App {
                         (Some(img), Some(expected)) => {
                             self.say(Level::Info, format!("verifying {}", img.display()));
                             self.wizard.verify = Job::Running { done: 0, total: 0 };
-                            worker::verify(img, expected, self.tx.clone());
+                            worker::verify(self.root.clone(), img, expected, self.tx.clone());
                         }
                         _ => {
                             self.message = Some((
@@ -1003,7 +1003,11 @@ impl App {
                         (Some(img), Ok(cfg)) => {
                             self.say(Level::Info, format!("upgrade test of {}", img.display()));
                             self.wizard.check = Job::Running { done: 0, total: 0 };
-                            worker::check(self.root.clone(), cfg, img, self.tx.clone());
+                            let sha = match &self.wizard.verify {
+                                Job::Done(r) if r.ok() => Some(r.image_sha256.clone()),
+                                _ => None,
+                            };
+                            worker::check(self.root.clone(), cfg, img, sha, self.tx.clone());
                         }
                         (_, Err(e)) => {
                             self.message = Some((

@@ -33,8 +33,9 @@ fn shared_demo() -> &'static Path {
     })
 }
 
-fn demo_image(name: &str) -> PathBuf {
-    shared_demo().join("images").join(name)
+/// An image of the demo, as seen in a test root's own `images/` directory.
+fn image(root: &tempfile::TempDir, name: &str) -> PathBuf {
+    root.path().join("images").join(name)
 }
 
 /// A fresh appliance root with the demo's configuration and state (not its slot
@@ -56,6 +57,16 @@ fn fresh_root() -> tempfile::TempDir {
         let to = d.path().join(rel);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(shared_demo().join(rel), &to).unwrap();
+    }
+    // The images, linked (cheap) or copied, so paths on screen are the root's.
+    let images = d.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    for e in std::fs::read_dir(shared_demo().join("images")).unwrap() {
+        let from = e.unwrap().path();
+        let to = images.join(from.file_name().unwrap());
+        if std::fs::hard_link(&from, &to).is_err() {
+            std::fs::copy(&from, &to).unwrap();
+        }
     }
     d
 }
@@ -194,7 +205,7 @@ fn tick_all(c: &Console<TestBackend>, tx: &Sender<Msg>) {
 fn wizard_prerequisites_and_image() {
     for v in &VARIANTS {
         let root = fresh_root();
-        let (mut c, tx) = console(root.path(), Some(demo_image("sps-7.3.1.iso")), v);
+        let (mut c, tx) = console(root.path(), Some(image(&root, "sps-7.3.1.iso")), v);
         keys(&tx, "2 ");
         settle(&mut c, &tx);
         check_snapshot(&c, root.path(), "wizard_prerequisites", v);
@@ -217,12 +228,12 @@ fn wizard_prerequisites_and_image() {
 fn wizard_hash_paste_in_certutil_form() {
     for v in &VARIANTS {
         let root = fresh_root();
-        let img = demo_image("sps-7.3.1.iso");
+        let img = image(&root, "sps-7.3.1.iso");
         let (mut c, tx) = console(root.path(), Some(img.clone()), v);
         tick_all(&c, &tx);
         keys(&tx, "ne");
         // A terminal without bracketed paste delivers the lines as keys and Enters.
-        let digest = std::fs::read_to_string(demo_image("sps-7.3.1.iso.sha256")).unwrap();
+        let digest = std::fs::read_to_string(image(&root, "sps-7.3.1.iso.sha256")).unwrap();
         let hex = digest.split_whitespace().next().unwrap().to_string();
         keys(&tx, "SHA256 hash of sps-7.3.1.iso:");
         key(&tx, KeyCode::Enter);
@@ -248,7 +259,7 @@ fn wizard_hash_paste_in_certutil_form() {
 fn wizard_verify_and_upgrade_test() {
     for v in &VARIANTS {
         let root = fresh_root();
-        let (mut c, tx) = console(root.path(), Some(demo_image("sps-7.3.1.iso")), v);
+        let (mut c, tx) = console(root.path(), Some(image(&root, "sps-7.3.1.iso")), v);
         tick_all(&c, &tx);
         keys(&tx, "n");
         key(&tx, KeyCode::Enter); // image: next
@@ -284,7 +295,7 @@ fn wizard_verify_mismatch_and_blockers() {
         let root = fresh_root();
         let (mut c, tx) = console(
             root.path(),
-            Some(demo_image("sps-7.3.1-bad-payload-hash.iso")),
+            Some(image(&root, "sps-7.3.1-bad-payload-hash.iso")),
             v,
         );
         tick_all(&c, &tx);
@@ -303,7 +314,7 @@ fn wizard_verify_mismatch_and_blockers() {
         check_snapshot(&c, root.path(), "wizard_verify_mismatch", v);
 
         let root = fresh_root();
-        let (mut c, tx) = console(root.path(), Some(demo_image("sps-8.1.iso")), v);
+        let (mut c, tx) = console(root.path(), Some(image(&root, "sps-8.1.iso")), v);
         tick_all(&c, &tx);
         keys(&tx, "n");
         key(&tx, KeyCode::Enter);
@@ -328,7 +339,7 @@ fn write_progress(root: &Path, p: Progress) {
 }
 
 fn persisted(root: &Path, stage: &str) {
-    let img = demo_image("sps-7.3.1.iso");
+    let img = root.join("images/sps-7.3.1.iso");
     let fw = crate::iso::FirmwareImage::open(&img).unwrap();
     crate::tui::worker::Persisted {
         image: Some(img),
@@ -567,7 +578,11 @@ fn ctrl_l_repaints_and_quit_ends_the_loop() {
 #[test]
 fn uses_more_room_when_there_is_more() {
     let root = fresh_root();
-    let (mut c, tx) = console(root.path(), Some(demo_image("sps-7.3.1.iso")), &VARIANTS[0]);
+    let (mut c, tx) = console(
+        root.path(),
+        Some(image(&root, "sps-7.3.1.iso")),
+        &VARIANTS[0],
+    );
     tx.send(Msg::Resize(120, 40)).unwrap();
     tick_all(&c, &tx);
     keys(&tx, "n");

@@ -181,8 +181,9 @@ pub fn gather_status(root: ApplianceRoot, config: Config, tx: Sender<Msg>) {
     });
 }
 
-/// Verifies an image in a thread, reporting progress at most ten times a second.
-pub fn verify(image: PathBuf, expected: Sha256, tx: Sender<Msg>) {
+/// Verifies an image in a thread, reporting progress at most ten times a second. A
+/// match is recorded in the journal, as `verify` does: activation relies on it.
+pub fn verify(root: ApplianceRoot, image: PathBuf, expected: Sha256, tx: Sender<Msg>) {
     std::thread::spawn(move || {
         let mut last = Instant::now() - Duration::from_secs(1);
         let ptx = tx.clone();
@@ -208,6 +209,13 @@ pub fn verify(image: PathBuf, expected: Sha256, tx: Sender<Msg>) {
                         "MISMATCH"
                     }
                 );
+                if report.ok()
+                    && root.config_file().is_file()
+                    && let Err(e) =
+                        crate::journal::record_verified(&root, &report.image_sha256, &img.manifest)
+                {
+                    log::warn!("verify passed but could not be recorded in the journal: {e}");
+                }
                 Msg::VerifyDone(Ok((Box::new(report), Box::new(img.manifest))))
             }
             Err(e) => Msg::VerifyDone(Err(e.to_string())),
@@ -216,13 +224,30 @@ pub fn verify(image: PathBuf, expected: Sha256, tx: Sender<Msg>) {
     });
 }
 
-/// Runs the upgrade test in a thread.
-pub fn check(root: ApplianceRoot, config: Config, image: PathBuf, tx: Sender<Msg>) {
+/// Runs the upgrade test in a thread. A pass is recorded in the journal for the
+/// image with SHA-256 `iso_sha256` (from the verification just done), as `check` does.
+pub fn check(
+    root: ApplianceRoot,
+    config: Config,
+    image: PathBuf,
+    iso_sha256: Option<String>,
+    tx: Sender<Msg>,
+) {
     std::thread::spawn(move || {
         let r = FirmwareImage::open(&image)
             .map_err(|e| e.to_string())
             .and_then(|img| {
-                crate::check::upgrade_test(&root, &config, &img).map_err(|e| format!("{e:#}"))
+                let report = crate::check::upgrade_test(&root, &config, &img)
+                    .map_err(|e| format!("{e:#}"))?;
+                if report.passed()
+                    && let Some(sha) = &iso_sha256
+                    && let Err(e) = crate::journal::record_check_passed(&root, sha, &img.manifest)
+                {
+                    log::warn!(
+                        "the upgrade test passed but could not be recorded in the journal: {e}"
+                    );
+                }
+                Ok(report)
             })
             .map(Box::new);
         let _ = tx.send(Msg::CheckDone(r));

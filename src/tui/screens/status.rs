@@ -121,6 +121,20 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         Some(Err(e)) => lines.push(Line::styled(format!(" status: {e}"), app.theme.error)),
         None => lines.push(row(app, "", "gathering disks, space and network...".into())),
     }
+    if let Some(Ok(st)) = &app.status {
+        if let Some(u) = &st.upgrade {
+            lines.push(row(app, "Upgrade", u.clone()));
+        }
+        if let Some(l) = &st.last_upgrade {
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {:<11}", "Last"), app.theme.muted),
+                Span::styled(l.clone(), app.theme.warning),
+            ]));
+        }
+        if let Some(p2) = &st.phase2 {
+            lines.push(row(app, "Phase 2", p2.message.clone()));
+        }
+    }
     let op = match (&app.progress, app.live_operation()) {
         (_, Some(p)) => vec![
             Span::styled(
@@ -169,6 +183,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
     l.extend(op);
     lines.push(Line::from(l));
     Paragraph::new(lines)
+        .wrap(ratatui::widgets::Wrap { trim: false })
         .block(block(app, "Status"))
         .render(area, buf);
     vec![("r", "refresh"), ("2", "upgrade")]

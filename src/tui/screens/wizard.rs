@@ -212,7 +212,8 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         Step::Verify => {
             let name = app
                 .selected_image()
-                .map(|p| p.display().to_string())
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             lines.push(Line::styled(format!("Image {name}"), app.theme.text));
             match &w.verify {
@@ -573,7 +574,10 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
     } else {
         0
     };
-    Paragraph::new(lines).scroll((scroll, 0)).render(inner, buf);
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
+        .render(inner, buf);
     if let Some((row, ratio)) = gauge {
         let y = inner.y + row as u16;
         if y < inner.bottom() {
