@@ -96,6 +96,7 @@ impl Tmux {
     fn hang_up(&self) {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
