@@ -149,6 +149,8 @@ impl<T> Job<T> {
 pub enum Confirm {
     Activate,
     Reboot,
+    /// Recovery mode on request (recovery screen).
+    Recover,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +180,8 @@ pub struct Wizard {
     pub check_scroll: u16,
     pub bundle: Option<ChildRun>,
     pub bundle_path: Option<PathBuf>,
+    /// `recover` started on request from the recovery screen.
+    pub recover: Option<ChildRun>,
     pub activate: Option<ChildRun>,
     pub reboot: Option<ChildRun>,
     pub confirm: Option<Confirm>,
@@ -363,6 +367,7 @@ impl App {
                 check_scroll: 0,
                 bundle: None,
                 bundle_path: None,
+                recover: None,
                 activate: None,
                 reboot: None,
                 confirm: None,
@@ -520,8 +525,20 @@ impl App {
         true
     }
 
+    /// Whether recovery.json says the appliance is in recovery mode now.
+    pub fn recovery_active(&self) -> bool {
+        self.recovery.as_ref().is_some_and(|r| {
+            r.get("active")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true)
+        })
+    }
+
     /// A new console finds work a previous one started: follows it.
     fn resume(&mut self) {
+        if self.recovery_active() {
+            self.screen = Screen::Recovery;
+        }
         let Some(p) = self.progress.clone() else {
             return;
         };
@@ -731,6 +748,7 @@ impl App {
             Op::Activate => self.wizard.activate.as_mut(),
             Op::Reboot => self.wizard.reboot.as_mut(),
             Op::Bundle => self.wizard.bundle.as_mut(),
+            Op::Recover => self.wizard.recover.as_mut(),
         };
         if let Some(r) = run {
             r.exit = Some(code.unwrap_or(-1));
@@ -756,6 +774,7 @@ impl App {
                 );
             }
             (Op::Reboot, true) => self.after_progress(),
+            (Op::Recover, true) => self.say(Level::Warning, "recovery mode is on"),
             (op, false) => self.say(
                 Level::Error,
                 format!("{} failed (exit {}){}", op.name(), code.unwrap_or(-1), tail),
@@ -817,7 +836,7 @@ impl App {
             return;
         }
         if let Some(c) = self.wizard.confirm
-            && self.screen == Screen::Wizard
+            && matches!(self.screen, Screen::Wizard | Screen::Recovery)
         {
             self.confirm_key(c, k);
             return;
@@ -890,7 +909,19 @@ impl App {
                 KeyCode::Esc => self.screen = Screen::Status,
                 _ => {}
             },
-            Screen::Recovery | Screen::Cluster => {}
+            Screen::Recovery => {
+                if k.code == KeyCode::Char('R')
+                    && !self.recovery_active()
+                    && self
+                        .wizard
+                        .recover
+                        .as_ref()
+                        .is_none_or(|r| r.exit.is_some())
+                {
+                    self.wizard.confirm = Some(Confirm::Recover);
+                }
+            }
+            Screen::Cluster => {}
         }
     }
 
@@ -1099,6 +1130,7 @@ impl App {
                 match c {
                     Confirm::Activate => self.start_activate(),
                     Confirm::Reboot => self.start_reboot(),
+                    Confirm::Recover => self.start_recover(),
                 }
             }
             KeyCode::Char('n') | KeyCode::Esc => {
@@ -1140,6 +1172,25 @@ impl App {
                 self.wizard.activate = Some(run);
             }
             Err(e) => self.say(Level::Error, format!("cannot start the activation: {e}")),
+        }
+    }
+
+    fn start_recover(&mut self) {
+        match worker::spawn_detached(
+            &self.self_exe,
+            &self.root,
+            Op::Recover,
+            vec!["recover".into()],
+            self.tx.clone(),
+        ) {
+            Ok(run) => {
+                self.say(
+                    Level::Warning,
+                    format!("entering recovery mode on request (pid {})", run.pid),
+                );
+                self.wizard.recover = Some(run);
+            }
+            Err(e) => self.say(Level::Error, format!("cannot start recovery: {e}")),
         }
     }
 

@@ -24,6 +24,7 @@ pub enum Op {
     Activate,
     Reboot,
     Bundle,
+    Recover,
 }
 
 impl Op {
@@ -32,6 +33,7 @@ impl Op {
             Op::Activate => "activate",
             Op::Reboot => "reboot",
             Op::Bundle => "bundle",
+            Op::Recover => "recover",
         }
     }
 }

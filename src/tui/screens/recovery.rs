@@ -35,12 +35,15 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         .as_ref()
         .map(|c| c.appliance.sealed)
         .unwrap_or(false);
-    let in_recovery = app.recovery.is_some()
+    let in_recovery = app.recovery_active()
         || app
             .progress
             .as_ref()
             .is_some_and(|p| p.operation == "recover" || p.outcome.as_deref() == Some("recovery"));
-    if let Some(r) = &app.recovery {
+    // recovery.json: {"active": bool, "report": RecoveryReport} (crate::recovery).
+    let active = app.recovery_active();
+    let report = app.recovery.as_ref().map(|r| r.get("report").unwrap_or(r));
+    if let (true, Some(r)) = (active, report) {
         let reason = r
             .get("reason")
             .and_then(Value::as_str)
@@ -62,13 +65,24 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
                 "Sealed appliance: no SSH, not even in recovery.",
                 t.warning,
             ));
+        } else if r.get("ssh_running").and_then(Value::as_bool) == Some(false) {
+            lines.push(Line::styled(
+                "SSH is NOT running: see the problems below.",
+                t.error,
+            ));
         } else {
             let port = r
-                .get("port")
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "22".into());
+                .get("ssh_port")
+                .or_else(|| r.get("port"))
+                .and_then(Value::as_u64)
+                .unwrap_or(22);
+            let keys = r.get("support_keys").and_then(Value::as_u64);
             lines.push(Line::styled(
-                format!("SSH port {port}, key-only, support keys"),
+                format!(
+                    "SSH on port {port}, key-only{}",
+                    keys.map(|k| format!(", {k} support key(s)"))
+                        .unwrap_or_default()
+                ),
                 t.text,
             ));
             lines.push(Line::styled("Host-key fingerprints:", t.muted));
@@ -78,6 +92,11 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         }
         if let Some(b) = r.get("bundle").and_then(Value::as_str) {
             lines.push(Line::styled(format!("Support bundle ready: {b}"), t.ok));
+        }
+        for p in strings(r.get("problems")) {
+            for l in wrap(&p, width) {
+                lines.push(Line::styled(l, t.warning));
+            }
         }
     } else {
         if in_recovery {
@@ -120,5 +139,13 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
     Paragraph::new(lines)
         .block(block(app, "Recovery"))
         .render(area, buf);
-    vec![]
+    if let Some(c) = app.wizard.confirm {
+        super::wizard::confirm(app, c, area, buf);
+        return vec![("y", "yes"), ("n", "no")];
+    }
+    if active {
+        vec![]
+    } else {
+        vec![("R", "enter recovery mode")]
+    }
 }

@@ -592,7 +592,7 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
     hints
 }
 
-fn confirm(app: &App, c: Confirm, area: Rect, buf: &mut Buffer) {
+pub fn confirm(app: &App, c: Confirm, area: Rect, buf: &mut Buffer) {
     let (title, body): (&str, Vec<String>) = match c {
         Confirm::Activate => (
             "Activate?",
@@ -605,6 +605,12 @@ fn confirm(app: &App, c: Confirm, area: Rect, buf: &mut Buffer) {
                     booted_slot(&app.root).other()
                 ),
                 "The running firmware stays as it is until the reboot.".into(),
+            ],
+        ),
+        Confirm::Recover => (
+            "Enter recovery mode?",
+            vec![
+                "Brings up every configured interface and, unless sealed, SSH for support on all of them.".into(),
             ],
         ),
         Confirm::Reboot => (
