@@ -292,3 +292,30 @@ pub fn run_console_with(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Exit>
     drop(guard);
     Ok(Exit::Success)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::style::Color;
+
+    #[test]
+    fn theme_choice_follows_option_terminal_and_no_color() {
+        let (t, n) = choose_theme(None, false, false);
+        assert_eq!(t, Theme::default_theme());
+        assert!(n.is_none());
+        let (t, _) = choose_theme(None, true, false);
+        assert_eq!(t.name, "mono");
+        let (t, _) = choose_theme(Some("high-contrast"), false, true);
+        assert_eq!(t.name, "high-contrast");
+        assert_eq!(t.ok.fg, None, "NO_COLOR strips colours from any theme");
+        let (t, _) = choose_theme(Some("high-contrast"), true, false);
+        assert_eq!(
+            t.ok.fg,
+            Some(Color::LightGreen),
+            "an explicit theme wins on a plain terminal"
+        );
+        let (t, n) = choose_theme(Some("/nonexistent/x.toml"), false, false);
+        assert_eq!(t, Theme::default_theme());
+        assert!(n.unwrap().contains("the default theme is used"));
+    }
+}

@@ -34,7 +34,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("Upgrade", "Space or x", "tick a prerequisite"),
     ("Upgrade", "e", "type or paste the expected SHA-256"),
     ("Upgrade", "Enter", "run the step: verify, test, next..."),
-    ("Upgrade", "b / a / r", "support bundle / activate / reboot (a, r ask)"),
+    (
+        "Upgrade",
+        "b / a / r",
+        "support bundle / activate / reboot (a, r ask)",
+    ),
     ("Upgrade", "y / n or Esc", "answer a confirmation"),
     (
         "Hash entry",
