@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::durable::write_atomic;
 use crate::grubenv::{GrubEnv, GrubEnvError, MAX_TRIES};
 use crate::iso::{FirmwareImage, IsoError};
-use crate::journal::{Event, Journal, JournalError, Target, UpgradeState};
+use crate::journal::{Event, FileId, Journal, JournalError, Target, UpgradeState};
 use crate::killpoint;
 use crate::manifest::Manifest;
 use crate::progress::Progress;
@@ -145,7 +145,7 @@ pub fn prepare(root: &ApplianceRoot, config: &Config, iso: &Path) -> Result<Plan
         }
         _ => {}
     }
-    let (verified, checked) = journal.passed(None, m);
+    let (verified, checked) = journal.passed_any(m);
     if !verified || !checked {
         let missing = match (verified, checked) {
             (false, false) => "verify and check have",
@@ -277,7 +277,10 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         },
     )?;
 
-    // 2. Write while hashing, fsync.
+    // 2. Write while hashing, fsync. The whole image is hashed too unless it is the
+    //    very file verify and check passed, unchanged since.
+    let file_before = FileId::of(&plan.image.path).ok();
+    let known_file = file_before.filter(|f| journal.passed_exact(m, None, Some(f)) == (true, true));
     set_progress(root, "write", 0.0, &format!("writing slot {}", t.slot));
     let started = Instant::now();
     let mut last = Instant::now();
@@ -286,6 +289,7 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         &plan.image.payload,
         &plan.device,
         chunk,
+        known_file.is_none(),
         &mut |w| {
             if last.elapsed().as_millis() >= 100 {
                 last = Instant::now();
@@ -299,7 +303,6 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         },
     )?;
     let write_seconds = started.elapsed().as_secs_f64();
-    let iso_sha = hex::encode(report.source_sha256);
     log::info!(
         "activate: wrote {} bytes to slot {} in {:.2} s (O_DIRECT {})",
         report.written,
@@ -351,16 +354,25 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         )?);
     }
     // 4. The exact image must be the one verify and check passed.
-    let (verified, checked) = journal.passed(Some(&iso_sha), m);
-    if !verified || !checked {
-        return Err(fail(
-            root,
-            &mut journal,
-            t.slot,
-            format!(
-                "the image read during activation has SHA-256 {iso_sha}, which verify and check have not both passed (was the file replaced?); run verify and check on it again"
-            ),
-        )?);
+    let exact = match (known_file, report.source_sha256) {
+        (Some(before), _) => {
+            let now = FileId::of(&plan.image.path).ok();
+            (now == Some(before)).then_some(()).ok_or_else(|| {
+                "the image file changed while it was being written to the slot; run verify and check on it again".to_string()
+            })
+        }
+        (None, Some(sha)) => {
+            let iso_sha = hex::encode(sha);
+            (journal.passed_exact(m, Some(&iso_sha), None) == (true, true))
+                .then_some(())
+                .ok_or_else(|| format!(
+                    "the image read during activation has SHA-256 {iso_sha}, which verify and check have not both passed (was the file replaced?); run verify and check on it again"
+                ))
+        }
+        (None, None) => Err("the image was not hashed".to_string()),
+    };
+    if let Err(reason) = exact {
+        return Err(fail(root, &mut journal, t.slot, reason)?);
     }
     journal.append(Event::SlotWritten {
         slot: t.slot,

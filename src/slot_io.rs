@@ -15,7 +15,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Duration;
 
@@ -258,8 +258,8 @@ pub struct WriteReport {
     pub written: u64,
     /// SHA-256 of the payload bytes as they were written.
     pub payload_sha256: [u8; 32],
-    /// SHA-256 of the whole source file (the ISO), read in the same pass.
-    pub source_sha256: [u8; 32],
+    /// SHA-256 of the whole source file (the ISO), read in the same pass, when asked for.
+    pub source_sha256: Option<[u8; 32]>,
     pub direct: bool,
 }
 
@@ -296,13 +296,15 @@ fn plan(size: u64, payload: &[ByteRange]) -> Vec<(u64, u64, bool)> {
 }
 
 /// Streams `payload` (byte ranges of `source`) into the slot: one thread reads the
-/// source in order, one hashes the whole source, one hashes the payload, one writes;
-/// then fsync. `progress` gets the bytes written so far, about ten times a second.
+/// source in order, one hashes the payload, one writes, and with `hash_source` one
+/// more hashes the whole source; then fsync. `progress` gets the bytes written so
+/// far, about ten times a second.
 pub fn write_payload(
     source: &Path,
     payload: &[ByteRange],
     dev: &SlotDevice,
     chunk: usize,
+    hash_source: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<WriteReport, SlotIoError> {
     let chunk = chunk.max(ALIGN) / ALIGN * ALIGN;
@@ -331,17 +333,23 @@ pub fn write_payload(
     let (home, free) = pool(DEPTH, chunk);
     let (iso_tx, iso_rx) = sync_channel::<Arc<Piece>>(DEPTH);
     let (pay_tx, pay_rx) = sync_channel::<Arc<Piece>>(DEPTH);
-    let (wr_tx, wr_rx) = sync_channel::<Arc<Piece>>(DEPTH);
+    // Two writers keep two requests in flight (queue depth 2), as the device allows.
+    let (wr_tx0, wr_rx0) = sync_channel::<Arc<Piece>>(DEPTH / 2);
+    let (wr_tx1, wr_rx1) = sync_channel::<Arc<Piece>>(DEPTH / 2);
     let written = AtomicU64::new(0);
-    let done = AtomicBool::new(false);
+    let writers_done = AtomicUsize::new(0);
 
     let result = std::thread::scope(|s| {
         let reader = s.spawn(move || -> Result<(), SlotIoError> {
             for (start, len, is_payload) in plan(size, payload) {
+                if !is_payload && !hash_source {
+                    continue;
+                }
                 src.seek(SeekFrom::Start(start))
                     .map_err(|e| src_err(start, e))?;
                 let mut pos = 0u64;
                 let mut pay_at = payload_offset(payload, start);
+                let mut k = 0usize;
                 while pos < len {
                     let Ok(mut b) = free.recv() else {
                         return Ok(());
@@ -359,11 +367,16 @@ pub fn write_payload(
                     });
                     // With an unusual layout the payload pieces come in a second pass
                     // that the source hash must not see again.
-                    if (!is_payload || ascending) && iso_tx.send(piece.clone()).is_err() {
+                    if hash_source
+                        && (!is_payload || ascending)
+                        && iso_tx.send(piece.clone()).is_err()
+                    {
                         return Ok(());
                     }
                     if is_payload {
-                        if pay_tx.send(piece.clone()).is_err() || wr_tx.send(piece).is_err() {
+                        let wr = if k.is_multiple_of(2) { &wr_tx0 } else { &wr_tx1 };
+                        k += 1;
+                        if pay_tx.send(piece.clone()).is_err() || wr.send(piece).is_err() {
                             return Ok(());
                         }
                         pay_at += n as u64;
@@ -378,7 +391,7 @@ pub fn write_payload(
             for p in iso_rx {
                 h.update(p.buf.data());
             }
-            <[u8; 32]>::from(h.finalize())
+            hash_source.then(|| <[u8; 32]>::from(h.finalize()))
         });
         let pay_hasher = s.spawn(move || {
             let mut h = Sha256::new();
@@ -388,39 +401,48 @@ pub fn write_payload(
             <[u8; 32]>::from(h.finalize())
         });
         let written_ref = &written;
-        let done_ref = &done;
-        let writer = s.spawn(move || -> Result<(), SlotIoError> {
+        let done_ref = &writers_done;
+        let (buffered_ref, direct_ref) = (&buffered, direct.as_ref());
+        let write_loop = move |rx: Receiver<Arc<Piece>>| -> Result<(), SlotIoError> {
             let r = (|| {
-                for p in wr_rx {
+                for p in rx {
                     let at = p.payload_at.unwrap_or(0);
                     let data = p.buf.data();
                     write_piece(
-                        &buffered,
-                        direct.as_ref(),
+                        buffered_ref,
+                        direct_ref,
                         dev.block,
                         data,
                         at,
                         p.buf.buf.as_ref(),
                     )
                     .map_err(|e| werr(at, e))?;
-                    let w = at + data.len() as u64;
-                    written_ref.store(w, Ordering::Relaxed);
+                    let w = written_ref.fetch_add(data.len() as u64, Ordering::Relaxed)
+                        + data.len() as u64;
                     killpoint::slot_written(w);
                 }
+                Ok(())
+            })();
+            done_ref.fetch_add(1, Ordering::Relaxed);
+            r
+        };
+        let writer0 = s.spawn(move || write_loop(wr_rx0));
+        let writer1 = s.spawn(move || write_loop(wr_rx1));
+        while writers_done.load(Ordering::Relaxed) < 2 {
+            progress(written.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let w = writer0
+            .join()
+            .unwrap_or_else(|_| Err(werr(0, panicked())))
+            .and(writer1.join().unwrap_or_else(|_| Err(werr(0, panicked()))))
+            .and_then(|()| {
                 buffered.sync_all().map_err(|e| werr(total, e))?;
                 if let Some(d) = &direct {
                     d.sync_all().map_err(|e| werr(total, e))?;
                 }
                 Ok(())
-            })();
-            done_ref.store(true, Ordering::Relaxed);
-            r
-        });
-        while !done.load(Ordering::Relaxed) {
-            progress(written.load(Ordering::Relaxed));
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let w = writer.join().unwrap_or_else(|_| Err(werr(0, panicked())));
+            });
         let r = reader
             .join()
             .unwrap_or_else(|_| Err(src_err(0, panicked())));
@@ -515,50 +537,63 @@ pub fn read_back(
             (f, false)
         }
     };
-    let (home, free) = pool(DEPTH, chunk);
-    let (tx, rx) = sync_channel::<Pooled>(DEPTH);
+    // Two readers, each with its own buffers, keep two requests in flight; the
+    // hasher takes their chunks in turn, so in order.
+    let file = &file;
     let result = std::thread::scope(|s| {
-        let reader = s.spawn(move || -> Result<(), SlotIoError> {
-            let mut at = 0u64;
-            while at < len {
-                let Ok(mut b) = free.recv() else {
-                    return Ok(());
-                };
-                let want = (len - at).min(chunk as u64) as usize;
-                // O_DIRECT needs whole aligned blocks: read the rounded-up size.
-                let ask = want.div_ceil(ALIGN) * ALIGN;
-                let mut got = 0;
-                while got < want {
-                    let n = file
-                        .read_at(&mut b.as_mut_slice()[got..ask], at + got as u64)
-                        .map_err(|e| rerr(at + got as u64, e))?;
-                    if n == 0 {
-                        return Err(rerr(
-                            at + got as u64,
-                            std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "the slot ends before the payload does",
-                            ),
-                        ));
+        let mut rxs = Vec::new();
+        let mut readers = Vec::new();
+        for r in 0..2u64 {
+            let (home, free) = pool(DEPTH / 2, chunk);
+            let (tx, rx) = sync_channel::<Pooled>(DEPTH / 2);
+            rxs.push(rx);
+            readers.push(s.spawn(move || -> Result<(), SlotIoError> {
+                let mut at = r * chunk as u64;
+                while at < len {
+                    let Ok(mut b) = free.recv() else {
+                        return Ok(());
+                    };
+                    let want = (len - at).min(chunk as u64) as usize;
+                    // O_DIRECT needs whole aligned blocks: read the rounded-up size.
+                    let ask = want.div_ceil(ALIGN) * ALIGN;
+                    let mut got = 0;
+                    while got < want {
+                        let n = file
+                            .read_at(&mut b.as_mut_slice()[got..ask], at + got as u64)
+                            .map_err(|e| rerr(at + got as u64, e))?;
+                        if n == 0 {
+                            return Err(rerr(
+                                at + got as u64,
+                                std::io::Error::new(
+                                    std::io::ErrorKind::UnexpectedEof,
+                                    "the slot ends before the payload does",
+                                ),
+                            ));
+                        }
+                        got += n;
                     }
-                    got += n;
+                    let p = Pooled {
+                        buf: Some(b),
+                        home: home.clone(),
+                        len: want,
+                    };
+                    if tx.send(p).is_err() {
+                        return Ok(());
+                    }
+                    at += 2 * chunk as u64;
                 }
-                let p = Pooled {
-                    buf: Some(b),
-                    home: home.clone(),
-                    len: want,
-                };
-                if tx.send(p).is_err() {
-                    return Ok(());
-                }
-                at += want as u64;
-            }
-            Ok(())
-        });
+                Ok(())
+            }));
+        }
         let mut h = Sha256::new();
         let mut seen = 0u64;
         let mut last = std::time::Instant::now();
-        for p in rx {
+        let mut turn = 0;
+        while seen < len {
+            let Ok(p) = rxs[turn].recv() else {
+                break;
+            };
+            turn = 1 - turn;
             h.update(p.data());
             seen += p.len as u64;
             if last.elapsed() > Duration::from_millis(100) {
@@ -566,7 +601,13 @@ pub fn read_back(
                 last = std::time::Instant::now();
             }
         }
-        reader.join().unwrap_or_else(|_| Err(rerr(0, panicked())))?;
+        drop(rxs);
+        for r in readers {
+            r.join().unwrap_or_else(|_| Err(rerr(0, panicked())))?;
+        }
+        if seen < len {
+            return Err(rerr(seen, std::io::Error::other("read-back stopped early")));
+        }
         progress(seen);
         Ok(<[u8; 32]>::from(h.finalize()))
     });
@@ -601,10 +642,15 @@ mod tests {
             offset: 1000,
             len: 2_000_001,
         }];
-        let rep = write_payload(&src, &ranges, &b, 1 << 20, &mut |_| {}).unwrap();
+        let rep = write_payload(&src, &ranges, &b, 1 << 20, true, &mut |_| {}).unwrap();
         let want: [u8; 32] = Sha256::digest(&data[1000..2_001_001]).into();
         assert_eq!(rep.payload_sha256, want);
-        assert_eq!(rep.source_sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(
+            rep.source_sha256,
+            Some(<[u8; 32]>::from(Sha256::digest(&data)))
+        );
+        let rep = write_payload(&src, &ranges, &b, 1 << 20, false, &mut |_| {}).unwrap();
+        assert_eq!((rep.payload_sha256, rep.source_sha256), (want, None));
         assert_eq!(std::fs::metadata(&slot).unwrap().len(), 2_000_001);
         let (h, _) = read_back(&b, 2_000_001, 1 << 20, &mut |_| {}).unwrap();
         assert_eq!(h, want);
