@@ -238,9 +238,41 @@ fn fail(
     Ok(ActivateError::Refused(reason))
 }
 
+fn lock_path(root: &ApplianceRoot) -> PathBuf {
+    root.state_dir().join("activate.lock")
+}
+
+/// Whether an activation is writing a slot right now (for the console: a journal
+/// that says "activating" with no activation running means it was interrupted).
+pub fn activation_running(root: &ApplianceRoot) -> bool {
+    let Ok(f) = std::fs::File::open(lock_path(root)) else {
+        return false;
+    };
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockSharedNonblock).is_err()
+}
+
 /// Carries out a prepared plan. The slot is written only after `prepare` passed and
 /// the operator confirmed.
 pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, ActivateError> {
+    let lp = lock_path(root);
+    let lf = std::fs::create_dir_all(root.state_dir())
+        .and_then(|_| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lp)
+        })
+        .map_err(|source| ActivateError::Stage {
+            path: lp.display().to_string(),
+            source,
+        })?;
+    let _lock =
+        nix::fcntl::Flock::lock(lf, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+            ActivateError::Refused(
+                "another activation is writing a slot right now; wait for it to finish".into(),
+            )
+        })?;
     let t = &plan.target;
     let m = &plan.image.manifest;
     let size = m.payload.size;

@@ -374,7 +374,11 @@ pub fn write_payload(
                         return Ok(());
                     }
                     if is_payload {
-                        let wr = if k.is_multiple_of(2) { &wr_tx0 } else { &wr_tx1 };
+                        let wr = if k.is_multiple_of(2) {
+                            &wr_tx0
+                        } else {
+                            &wr_tx1
+                        };
                         k += 1;
                         if pay_tx.send(piece.clone()).is_err() || wr.send(piece).is_err() {
                             return Ok(());
