@@ -15,7 +15,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Duration;
 
@@ -261,7 +261,14 @@ pub struct WriteReport {
     /// SHA-256 of the whole source file (the ISO), read in the same pass, when asked for.
     pub source_sha256: Option<[u8; 32]>,
     pub direct: bool,
+    /// SHA-256 of the slot read back (after fsync, page cache bypassed), `written` bytes.
+    pub read_back_sha256: [u8; 32],
+    pub read_back: u64,
+    pub direct_read: bool,
 }
+
+/// Chunks per fsync-and-read-back segment (256 MiB with 4 MiB chunks).
+const SEGMENT_CHUNKS: u64 = 64;
 
 struct Piece {
     buf: Pooled,
@@ -295,17 +302,21 @@ fn plan(size: u64, payload: &[ByteRange]) -> Vec<(u64, u64, bool)> {
     out
 }
 
-/// Streams `payload` (byte ranges of `source`) into the slot: one thread reads the
-/// source in order, one hashes the payload, one writes, and with `hash_source` one
-/// more hashes the whole source; then fsync. `progress` gets the bytes written so
-/// far, about ten times a second.
+/// Streams `payload` (byte ranges of `source`) into the slot and reads it back.
+///
+/// Threads: a reader takes the source in order; a hasher hashes the payload (and,
+/// with `hash_source`, another the whole source); two writers keep two requests in
+/// flight; a syncer fsyncs each finished segment; a verifier reads each segment back
+/// only after its fsync, with O_DIRECT (or after dropping its cached pages), and
+/// hashes it. Reading back segment k overlaps writing segment k+1, so the two hashes
+/// run on two cores. `progress` gets (bytes written, bytes read back).
 pub fn write_payload(
     source: &Path,
     payload: &[ByteRange],
     dev: &SlotDevice,
     chunk: usize,
     hash_source: bool,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<WriteReport, SlotIoError> {
     let chunk = chunk.max(ALIGN) / ALIGN * ALIGN;
     let total: u64 = payload.iter().map(|r| r.len).sum();
@@ -323,21 +334,35 @@ pub fn write_payload(
         offset,
         source,
     };
+    let rerr = |offset, source| SlotIoError::Read {
+        path: dev.path.display().to_string(),
+        offset,
+        source,
+    };
     let (buffered, direct) = open_write(dev).map_err(|e| werr(0, e))?;
     if !dev.block {
         // A file slot holds exactly the payload.
         buffered.set_len(total).map_err(|e| werr(0, e))?;
     }
     let used_direct = direct.is_some();
+    let (back, direct_read) = match open_flags(&dev.canonical, OFlag::O_RDONLY | OFlag::O_DIRECT) {
+        Ok(f) => (f, true),
+        Err(_) => (
+            open_flags(&dev.canonical, OFlag::O_RDONLY).map_err(|e| rerr(0, e))?,
+            false,
+        ),
+    };
+    let segment = chunk as u64 * SEGMENT_CHUNKS;
 
     let (home, free) = pool(DEPTH, chunk);
     let (iso_tx, iso_rx) = sync_channel::<Arc<Piece>>(DEPTH);
     let (pay_tx, pay_rx) = sync_channel::<Arc<Piece>>(DEPTH);
-    // Two writers keep two requests in flight (queue depth 2), as the device allows.
     let (wr_tx0, wr_rx0) = sync_channel::<Arc<Piece>>(DEPTH / 2);
     let (wr_tx1, wr_rx1) = sync_channel::<Arc<Piece>>(DEPTH / 2);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, u64)>();
+    let (synced_tx, synced_rx) = std::sync::mpsc::channel::<u64>();
     let written = AtomicU64::new(0);
-    let writers_done = AtomicUsize::new(0);
+    let verified = AtomicU64::new(0);
 
     let result = std::thread::scope(|s| {
         let reader = s.spawn(move || -> Result<(), SlotIoError> {
@@ -405,65 +430,142 @@ pub fn write_payload(
             <[u8; 32]>::from(h.finalize())
         });
         let written_ref = &written;
-        let done_ref = &writers_done;
         let (buffered_ref, direct_ref) = (&buffered, direct.as_ref());
-        let write_loop = move |rx: Receiver<Arc<Piece>>| -> Result<(), SlotIoError> {
-            let r = (|| {
-                for p in rx {
-                    let at = p.payload_at.unwrap_or(0);
-                    let data = p.buf.data();
-                    write_piece(
-                        buffered_ref,
-                        direct_ref,
-                        dev.block,
-                        data,
-                        at,
-                        p.buf.buf.as_ref(),
-                    )
-                    .map_err(|e| werr(at, e))?;
-                    let w = written_ref.fetch_add(data.len() as u64, Ordering::Relaxed)
-                        + data.len() as u64;
-                    killpoint::slot_written(w);
-                }
-                Ok(())
-            })();
-            done_ref.fetch_add(1, Ordering::Relaxed);
-            r
+        let write_loop = move |rx: Receiver<Arc<Piece>>,
+                               done: std::sync::mpsc::Sender<(u64, u64)>|
+              -> Result<(), SlotIoError> {
+            for p in rx {
+                let at = p.payload_at.unwrap_or(0);
+                let data = p.buf.data();
+                write_piece(
+                    buffered_ref,
+                    direct_ref,
+                    dev.block,
+                    data,
+                    at,
+                    p.buf.buf.as_ref(),
+                )
+                .map_err(|e| werr(at, e))?;
+                let w =
+                    written_ref.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64;
+                killpoint::slot_written(w);
+                let _ = done.send((at, data.len() as u64));
+            }
+            Ok(())
         };
-        let writer0 = s.spawn(move || write_loop(wr_rx0));
-        let writer1 = s.spawn(move || write_loop(wr_rx1));
-        while writers_done.load(Ordering::Relaxed) < 2 {
-            progress(written.load(Ordering::Relaxed));
+        let done_tx1 = done_tx.clone();
+        let writer0 = s.spawn(move || write_loop(wr_rx0, done_tx));
+        let writer1 = s.spawn(move || write_loop(wr_rx1, done_tx1));
+        // The syncer: once every byte of a segment is written, fsync, then hand the
+        // segment to the verifier.
+        let syncer = s.spawn(move || -> Result<(), SlotIoError> {
+            let mut finished = std::collections::BTreeMap::new();
+            let mut prefix = 0u64;
+            let mut next = segment.min(total);
+            for (at, len) in done_rx {
+                finished.insert(at, len);
+                while let Some(l) = finished.remove(&prefix) {
+                    prefix += l;
+                }
+                while prefix >= next && next > 0 {
+                    let last = next == total;
+                    for f in std::iter::once(buffered_ref).chain(direct_ref) {
+                        if last { f.sync_all() } else { f.sync_data() }
+                            .map_err(|e| werr(next, e))?;
+                    }
+                    if synced_tx.send(next).is_err() || last {
+                        return Ok(());
+                    }
+                    next = (next + segment).min(total);
+                }
+            }
+            Ok(())
+        });
+        let verified_ref = &verified;
+        let back_ref = &back;
+        let verifier = s.spawn(move || -> Result<[u8; 32], SlotIoError> {
+            let mut h = Sha256::new();
+            let mut buf = AlignedBuf::new(chunk);
+            let mut pos = 0u64;
+            for end in synced_rx {
+                killpoint::hit("before-read-back");
+                if !direct_read {
+                    posix_fadvise(
+                        back_ref,
+                        pos as i64,
+                        (end - pos) as i64,
+                        PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+                    )
+                    .map_err(|e| rerr(pos, e.into()))?;
+                }
+                while pos < end {
+                    let want = (end - pos).min(chunk as u64) as usize;
+                    // O_DIRECT needs whole aligned blocks: read the rounded-up size.
+                    let ask = want.div_ceil(ALIGN) * ALIGN;
+                    let mut got = 0;
+                    while got < want {
+                        let n = back_ref
+                            .read_at(&mut buf.as_mut_slice()[got..ask], pos + got as u64)
+                            .map_err(|e| rerr(pos + got as u64, e))?;
+                        if n == 0 {
+                            return Err(rerr(
+                                pos + got as u64,
+                                std::io::Error::new(
+                                    std::io::ErrorKind::UnexpectedEof,
+                                    "the slot ends before the payload does",
+                                ),
+                            ));
+                        }
+                        got += n;
+                    }
+                    h.update(&buf.as_slice()[..want]);
+                    pos += want as u64;
+                    verified_ref.store(pos, Ordering::Relaxed);
+                }
+            }
+            Ok(<[u8; 32]>::from(h.finalize()))
+        });
+        while !verifier.is_finished() {
+            progress(
+                written.load(Ordering::Relaxed),
+                verified.load(Ordering::Relaxed),
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let w = writer0
-            .join()
-            .unwrap_or_else(|_| Err(werr(0, panicked())))
-            .and(writer1.join().unwrap_or_else(|_| Err(werr(0, panicked()))))
-            .and_then(|()| {
-                buffered.sync_all().map_err(|e| werr(total, e))?;
-                if let Some(d) = &direct {
-                    d.sync_all().map_err(|e| werr(total, e))?;
-                }
-                Ok(())
-            });
+        let w0 = writer0.join().unwrap_or_else(|_| Err(werr(0, panicked())));
+        let w1 = writer1.join().unwrap_or_else(|_| Err(werr(0, panicked())));
+        let sy = syncer.join().unwrap_or_else(|_| Err(werr(0, panicked())));
+        let ve = verifier.join().unwrap_or_else(|_| Err(rerr(0, panicked())));
         let r = reader
             .join()
             .unwrap_or_else(|_| Err(src_err(0, panicked())));
         let iso = iso_hasher.join().unwrap_or_default();
         let pay = pay_hasher.join().unwrap_or_default();
         r?;
-        w?;
-        Ok((iso, pay))
+        w0?;
+        w1?;
+        sy?;
+        let back = ve?;
+        Ok((iso, pay, back))
     });
-    let (source_sha256, payload_sha256) = result?;
+    let (source_sha256, payload_sha256, read_back_sha256) = result?;
     let w = written.load(Ordering::Relaxed);
-    progress(w);
+    let v = verified.load(Ordering::Relaxed);
+    progress(w, v);
+    if w != total || v != total {
+        return Err(werr(
+            w.min(v),
+            std::io::Error::other(format!("wrote {w} and read back {v} of {total} bytes")),
+        ));
+    }
     Ok(WriteReport {
         written: w,
         payload_sha256,
         source_sha256,
         direct: used_direct,
+        read_back_sha256,
+        read_back: v,
+        direct_read,
     })
 }
 
@@ -646,14 +748,18 @@ mod tests {
             offset: 1000,
             len: 2_000_001,
         }];
-        let rep = write_payload(&src, &ranges, &b, 1 << 20, true, &mut |_| {}).unwrap();
+        let rep = write_payload(&src, &ranges, &b, 1 << 20, true, &mut |_, _| {}).unwrap();
+        assert_eq!(
+            rep.read_back_sha256,
+            Sha256::digest(&data[1000..2_001_001]).as_slice()
+        );
         let want: [u8; 32] = Sha256::digest(&data[1000..2_001_001]).into();
         assert_eq!(rep.payload_sha256, want);
         assert_eq!(
             rep.source_sha256,
             Some(<[u8; 32]>::from(Sha256::digest(&data)))
         );
-        let rep = write_payload(&src, &ranges, &b, 1 << 20, false, &mut |_| {}).unwrap();
+        let rep = write_payload(&src, &ranges, &b, 1 << 20, false, &mut |_, _| {}).unwrap();
         assert_eq!((rep.payload_sha256, rep.source_sha256), (want, None));
         assert_eq!(std::fs::metadata(&slot).unwrap().len(), 2_000_001);
         let (h, _) = read_back(&b, 2_000_001, 1 << 20, &mut |_| {}).unwrap();
