@@ -20,6 +20,7 @@ pub mod iso;
 pub mod iso_build;
 pub mod manifest;
 pub mod progress;
+pub mod rules;
 pub mod root;
 pub mod slot_status;
 pub mod space;
