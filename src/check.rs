@@ -98,7 +98,12 @@ pub fn upgrade_test(
     );
 
     // The configuration rules the image carries (src/rules).
-    let input = crate::rules::RuleInput { root, config, manifest: m, current };
+    let input = crate::rules::RuleInput {
+        root,
+        config,
+        manifest: m,
+        current,
+    };
     report.checks.extend(crate::rules::evaluate(&input)?);
 
     Ok(report)

@@ -12,11 +12,7 @@ const RULE_IDNA: &str = "idna-hostnames";
 /// The names in `product.<key>`: a list of strings, or of tables with a `name`
 /// (or `host` / `hostname`). Returns (index, name) pairs and findings for entries
 /// that are neither.
-fn names_at(
-    input: &RuleInput,
-    rule: &str,
-    key: &str,
-) -> (Vec<(usize, String)>, Vec<Finding>) {
+fn names_at(input: &RuleInput, rule: &str, key: &str) -> (Vec<(usize, String)>, Vec<Finding>) {
     let mut names = vec![];
     let mut bad = vec![];
     let Some(v) = product_value(input.config, key) else {

@@ -17,8 +17,22 @@ pub(crate) fn range(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleEr
     }
     let required = p.bool_or("required", false)?;
     let bounds = format!("{}–{}", fmt_num(min), fmt_num(max));
-    let findings = check(input, RULE_RANGE, key, Some(min), Some(max), required, &bounds);
-    Ok(outcome(RULE_RANGE, input, key, &format!("in {bounds}"), findings))
+    let findings = check(
+        input,
+        RULE_RANGE,
+        key,
+        Some(min),
+        Some(max),
+        required,
+        &bounds,
+    );
+    Ok(outcome(
+        RULE_RANGE,
+        input,
+        key,
+        &format!("in {bounds}"),
+        findings,
+    ))
 }
 
 pub(crate) fn minimum(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleError> {
@@ -61,10 +75,13 @@ fn check(
     let Some(v) = product_value(input.config, key) else {
         if required {
             return vec![
-                Finding::blocker(rule, format!("product.{key} is not set; {target} needs it {bounds}"))
-                    .value("not set")
-                    .at(product_at(key))
-                    .fix(format!("Set product.{key} to a value {bounds}.")),
+                Finding::blocker(
+                    rule,
+                    format!("product.{key} is not set; {target} needs it {bounds}"),
+                )
+                .value("not set")
+                .at(product_at(key))
+                .fix(format!("Set product.{key} to a value {bounds}.")),
             ];
         }
         return vec![];
@@ -86,10 +103,15 @@ fn check(
     vec![
         Finding::blocker(
             rule,
-            format!("{target} refuses product.{key} = {}: it must be {bounds}", fmt_num(n)),
+            format!(
+                "{target} refuses product.{key} = {}: it must be {bounds}",
+                fmt_num(n)
+            ),
         )
         .value(fmt_num(n))
         .at(product_at(key))
-        .fix(format!("Set product.{key} to {set_to} (or any value {bounds}) before the upgrade.")),
+        .fix(format!(
+            "Set product.{key} to {set_to} (or any value {bounds}) before the upgrade."
+        )),
     ]
 }

@@ -57,7 +57,9 @@ impl<'a> Params<'a> {
         match self.table.get(key) {
             None => Ok(default),
             Some(toml::Value::Boolean(b)) => Ok(*b),
-            Some(v) => Err(self.bad(format!("parameter \"{key}\" must be true or false, not {v}"))),
+            Some(v) => Err(self.bad(format!(
+                "parameter \"{key}\" must be true or false, not {v}"
+            ))),
         }
     }
 

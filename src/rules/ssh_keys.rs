@@ -153,7 +153,9 @@ fn parse_keys(text: &str) -> Result<Vec<(usize, Key)>, String> {
         return Ok(vec![(1, Key::PemDsa)]);
     }
     if trimmed.starts_with("-----BEGIN") {
-        return Err("is a PEM key this console cannot read; point the entry at the key's .pub file".into());
+        return Err(
+            "is a PEM key this console cannot read; point the entry at the key's .pub file".into(),
+        );
     }
     let mut out = vec![];
     for (i, line) in text.lines().enumerate() {
@@ -170,7 +172,12 @@ fn parse_keys(text: &str) -> Result<Vec<(usize, Key)>, String> {
             let word = line
                 .split_whitespace()
                 .position(|w| w.ends_with("-cert-v01@openssh.com"))
-                .map(|p| line.split_whitespace().skip(p).collect::<Vec<_>>().join(" "))
+                .map(|p| {
+                    line.split_whitespace()
+                        .skip(p)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .unwrap_or_else(|| line.to_string());
             let c = Certificate::from_openssh(&word)
                 .map_err(|e| format!("line {n} is not a readable OpenSSH certificate: {e}"))?;

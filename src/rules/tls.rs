@@ -81,7 +81,9 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
         )
         .value(&e.path)
         .at(format!("{}, {key_at}", e.path))
-        .fix("Put the certificate (PEM or DER) at that path, or correct the path in appliance.toml.")
+        .fix(
+            "Put the certificate (PEM or DER) at that path, or correct the path in appliance.toml.",
+        )
     };
     let bytes = match std::fs::read(input.root.resolve(&e.path)) {
         Ok(b) => b,
@@ -111,7 +113,9 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
         let cert = match X509Certificate::from_der(der) {
             Ok((_, c)) => c,
             Err(err) => {
-                out.push(unreadable(format!("has an unparsable certificate{nth}: {err}")));
+                out.push(unreadable(format!(
+                    "has an unparsable certificate{nth}: {err}"
+                )));
                 continue;
             }
         };
@@ -315,7 +319,10 @@ mod tests {
 
     #[test]
     fn first_integer_reads_short_and_long_lengths() {
-        assert_eq!(super::first_integer(&[2, 2, 1, 2, 2, 1, 9]), Some(&[1u8, 2][..]));
+        assert_eq!(
+            super::first_integer(&[2, 2, 1, 2, 2, 1, 9]),
+            Some(&[1u8, 2][..])
+        );
         let mut long = vec![2, 0x81, 0x81, 0];
         long.extend([0xff; 128]);
         assert_eq!(super::first_integer(&long).map(super::bits_of), Some(1024));

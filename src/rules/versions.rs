@@ -62,12 +62,15 @@ fn entries(
         match (name, version) {
             (Some(n), Some(v)) => out.push((i, n.to_string(), v.to_string())),
             _ => bad.push(
-                Finding::blocker(rule, format!("product.{key}[{i}] lacks {name_key} or version"))
-                    .value(item)
-                    .at(product_at(&format!("{key}[{i}]")))
-                    .fix(format!(
-                        "Give the entry {name_key} = \"...\" and version = \"...\" as installed."
-                    )),
+                Finding::blocker(
+                    rule,
+                    format!("product.{key}[{i}] lacks {name_key} or version"),
+                )
+                .value(item)
+                .at(product_at(&format!("{key}[{i}]")))
+                .fix(format!(
+                    "Give the entry {name_key} = \"...\" and version = \"...\" as installed."
+                )),
             ),
         }
     }
@@ -80,7 +83,9 @@ pub(crate) fn plugins(input: &RuleInput, p: Params) -> Result<CheckOutcome, Rule
     let mut minimums = vec![];
     for (name, v) in p.table_opt("minimums")?.into_iter().flatten() {
         let parsed = v.as_str().and_then(dotted).ok_or_else(|| {
-            p.error(format!("minimums.{name} = {v} is not a version like \"2.2.0\""))
+            p.error(format!(
+                "minimums.{name} = {v} is not a version like \"2.2.0\""
+            ))
         })?;
         minimums.push((name.as_str(), v.as_str().unwrap_or_default(), parsed));
     }
