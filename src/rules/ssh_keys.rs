@@ -6,7 +6,7 @@ use super::tls::bits_of;
 use super::{FileEntry, RuleError, RuleInput, file_entries};
 use crate::finding::{CheckOutcome, Finding};
 use ssh_key::public::KeyData;
-use ssh_key::{Certificate, PrivateKey, PublicKey};
+use ssh_key::{PrivateKey, PublicKey};
 
 pub const RULE_SIZE: &str = "ssh-key-size";
 pub const RULE_TYPE: &str = "ssh-key-type";
@@ -49,8 +49,12 @@ pub(crate) fn run(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleErro
 enum Key {
     Data(KeyData),
     X509,
-    /// A legacy PEM DSA private key: the type alone decides.
+    /// A legacy PEM DSA private key or a DSA certificate: the type alone decides.
     PemDsa,
+    /// An OpenSSH certificate on an RSA key of this many bits.
+    CertRsa(u32),
+    /// An OpenSSH certificate on an Ed25519 or ECDSA key.
+    CertAccepted,
 }
 
 fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<Finding>) -> usize {
@@ -107,8 +111,12 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
                     .at(at)
                     .fix("Replace the key with an Ed25519 key (ssh-keygen -t ed25519) or RSA of 3072 bits, then update the entry."),
             ),
-            Key::Data(KeyData::Rsa(rsa)) => {
-                let bits = rsa.n.as_positive_bytes().map(bits_of).unwrap_or(0);
+            Key::Data(KeyData::Rsa(_)) | Key::CertRsa(_) => {
+                let bits = match key {
+                    Key::Data(KeyData::Rsa(rsa)) => rsa.n.as_positive_bytes().map(bits_of).unwrap_or(0),
+                    Key::CertRsa(b) => *b,
+                    _ => 0,
+                };
                 if bits < limits.rsa {
                     out.push(
                         Finding::blocker(
@@ -130,7 +138,7 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
                 .at(at)
                 .fix("Check with support that the new firmware accepts this key type, or replace it with an Ed25519 key."),
             ),
-            Key::Data(_) | Key::PemDsa => {}
+            Key::Data(_) | Key::PemDsa | Key::CertAccepted => {}
         }
     }
     n
@@ -168,20 +176,14 @@ fn parse_keys(text: &str) -> Result<Vec<(usize, Key)>, String> {
             out.push((n, Key::X509));
             continue;
         }
-        if line.contains("-cert-v01@openssh.com") {
-            let word = line
-                .split_whitespace()
-                .position(|w| w.ends_with("-cert-v01@openssh.com"))
-                .map(|p| {
-                    line.split_whitespace()
-                        .skip(p)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_else(|| line.to_string());
-            let c = Certificate::from_openssh(&word)
-                .map_err(|e| format!("line {n} is not a readable OpenSSH certificate: {e}"))?;
-            out.push((n, Key::Data(c.public_key().clone())));
+        if let Some(word) = line
+            .split_whitespace()
+            .position(|w| w.ends_with("-cert-v01@openssh.com"))
+            .and_then(|p| line.split_whitespace().nth(p + 1))
+        {
+            let key = openssh_cert_key(word)
+                .ok_or_else(|| format!("line {n} is not a readable OpenSSH certificate"))?;
+            out.push((n, key));
             continue;
         }
         let key = match PublicKey::from_openssh(line) {
@@ -194,4 +196,74 @@ fn parse_keys(text: &str) -> Result<Vec<(usize, Key)>, String> {
         out.push((n, Key::Data(key.key_data().clone())));
     }
     Ok(out)
+}
+
+/// The key inside an OpenSSH certificate (PROTOCOL.certkeys: string type, string
+/// nonce, then the key's fields). Read by hand: ssh-key refuses certificates valid
+/// "forever", which ssh-keygen makes by default.
+fn openssh_cert_key(b64: &str) -> Option<Key> {
+    let blob = base64_decode(b64)?;
+    let mut r = &blob[..];
+    let mut field = || -> Option<Vec<u8>> {
+        let len = u32::from_be_bytes(r.get(..4)?.try_into().ok()?) as usize;
+        let v = r.get(4..4 + len)?.to_vec();
+        r = &r[4 + len..];
+        Some(v)
+    };
+    let kind = String::from_utf8(field()?).ok()?;
+    let _nonce = field()?;
+    match kind.as_str() {
+        "ssh-rsa-cert-v01@openssh.com" => {
+            let _e = field()?;
+            Some(Key::CertRsa(bits_of(&field()?)))
+        }
+        "ssh-dss-cert-v01@openssh.com" => Some(Key::PemDsa),
+        k if k.starts_with("ssh-ed25519-cert")
+            || k.starts_with("ecdsa-sha2-")
+            || k.starts_with("sk-") =>
+        {
+            Some(Key::CertAccepted)
+        }
+        _ => None,
+    }
+}
+
+/// Standard base64 (with or without padding).
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut nbits) = (0u32, 0u32);
+    for c in s.bytes().take_while(|c| *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | v as u32;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((acc >> nbits) as u8);
+            acc &= (1 << nbits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_decodes_with_and_without_padding() {
+        assert_eq!(
+            super::base64_decode("aGVsbG8=").as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(
+            super::base64_decode("aGVsbG8").as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(super::base64_decode("aGk!"), None);
+    }
 }

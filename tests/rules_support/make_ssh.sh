@@ -25,6 +25,12 @@ printf 'x509v3-sign-rsa %s host@test\n' "$(grep -v -- ----- ssh-key-type-x509-ho
 # An OpenSSH host certificate on an Ed25519 key, signed by an Ed25519 CA: accepted.
 k ca ed25519
 q ssh-keygen -s ca -I host -h -n host.test ok-ed25519.pub
+# ssh-keygen will not load an RSA key under 1024 bits to sign it: certify RSA-1024
+# (accepted) and DSA (refused) instead.
+q ssh-keygen -s ca -I host -h -n host.test ok-rsa-1024.pub
+cp ssh-key-type-dsa.pub dsa-host.pub
+q ssh-keygen -s ca -I host -h -n host.test dsa-host.pub
+mv dsa-host-cert.pub ssh-key-type-dsa-cert.pub; rm dsa-host.pub
 # authorized_keys style: several keys, one with options, comments and blanks.
 { echo "# trusted keys"; cat ok-ed25519.pub; echo; echo "from=\"10.0.0.0/8\" $(cat ok-rsa-3072.pub)"; cat ssh-key-type-dsa.pub; } \
   > ssh-key-type-dsa-in-authorized-keys.pub
