@@ -108,6 +108,17 @@ impl Appliance {
         Config::load(&self.root).unwrap_or_else(|e| panic!("{e}\n{text}"))
     }
 
+    /// Writes appliance.toml with `product` as its `[product]` table and loads it.
+    pub fn config_product(&self, product: &toml::Table) -> Config {
+        let mut doc = toml::Table::new();
+        doc.insert("product".into(), product.clone().into());
+        let text = format!("{BASE}\n{}", toml::to_string(&doc).unwrap());
+        let path = self.root.config_file();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        Config::load(&self.root).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
     pub fn write(&self, rel: &str, text: &str) {
         let p = self.root.resolve(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
