@@ -49,7 +49,7 @@ fn ec_p224_passes_and_p192_is_refused() {
         Blocker,
         "EC 192 bits",
         "CN=p192.test",
-        "224 bits (EC)",
+        "EC key of at least 224 bits",
     );
 }
 

@@ -11,6 +11,11 @@ const RULE_HA: &str = "ha-healthy";
 const RULE_MONITOR: &str = "monitor-clean";
 const RULE_DUMPS: &str = "core-dumps";
 
+/// A configured path as the operator knows it: relative to the appliance root.
+fn shown(file: &str) -> String {
+    file.trim_start_matches('/').to_string()
+}
+
 /// Reads a small JSON status file; the error is a sentence for a finding.
 fn read_json(path: &Path) -> Result<serde_json::Value, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
@@ -39,7 +44,7 @@ pub(crate) fn ha(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleError
         });
     };
     let path = input.root.resolve(file);
-    let shown = path.display().to_string();
+    let shown = shown(file);
     let (summary, findings) = match read_json(&path) {
         Err(why) => (
             "HA state unknown".to_string(),
@@ -81,7 +86,7 @@ pub(crate) fn monitor(input: &RuleInput, p: Params) -> Result<CheckOutcome, Rule
     p.allow(&[])?;
     let file = &input.config.monitor.status_file;
     let path = input.root.resolve(file);
-    let shown = path.display().to_string();
+    let shown = shown(file);
     let json = match read_json(&path) {
         Ok(j) => j,
         Err(why) => {
@@ -154,7 +159,7 @@ pub(crate) fn core_dumps(input: &RuleInput, p: Params) -> Result<CheckOutcome, R
                 format!("{count} core dump file(s), {size}: the upgrade removes them"),
             )
             .value(format!("{count} file(s), {size}"))
-            .at(dir.display().to_string())
+            .at("var/crash")
             .fix("If support asked for them, copy them off the appliance (or into a support bundle) before upgrading."),
         ]
     };

@@ -136,10 +136,10 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
                 )
                 .value(format!("{alg} {bits} bits"))
                 .at(&at)
-                .fix(format!(
-                    "Replace the certificate with one on a key of at least {} (RSA) or {} bits (EC), then update {key_at}.",
-                    limits.rsa, limits.ec
-                )),
+                .fix(match alg {
+                    "EC" => format!("Replace the certificate with one on an EC key of at least {min} bits (P-256 is usual), then update {key_at}."),
+                    _ => format!("Replace the certificate with one on an RSA key of at least {} bits (or ECDSA P-256), then update {key_at}.", limits.rsa),
+                }),
             ),
             (Some(_), None) => out.push(unreadable(format!(
                 "has an {alg} key of unknown size{nth}"
