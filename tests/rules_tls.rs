@@ -274,3 +274,28 @@ fn bad_parameters_name_the_rule_and_parameter() {
         .to_string();
     assert!(e.contains("sha224"), "{e}");
 }
+
+#[test]
+fn a_huge_file_is_refused_unread() {
+    let a = appliance();
+    a.write("etc/appliance/certs/disk.img", &"0".repeat(2 << 20));
+    let config = a.config(
+        "",
+        "certificates = [{ path = \"etc/appliance/certs/disk.img\", use = \"web\" }]",
+    );
+    let f = a.findings(&config, RULE, None);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "tls-unreadable",
+        Blocker,
+        "etc/appliance/certs/disk.img",
+        "product.certificates[0]",
+        "correct the path",
+    );
+    assert!(
+        f[0].message.contains("larger than 1024 KiB"),
+        "{}",
+        f[0].message
+    );
+}

@@ -116,6 +116,28 @@ pub(crate) fn product_at(key: &str) -> String {
     format!("{CONFIG_AT}: product.{key}")
 }
 
+/// Certificate and key files are small; a larger file is refused unread, so a
+/// wrong path (a disk image, a log) cannot exhaust memory.
+pub(crate) const MAX_KEY_FILE: u64 = 1 << 20;
+
+/// Reads a certificate or key file of at most `MAX_KEY_FILE` bytes; the error is
+/// the end of a sentence ("the file X {error}").
+pub(crate) fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(format!(
+            "is larger than {} KiB: not a certificate or key file",
+            MAX_KEY_FILE / 1024
+        ));
+    }
+    Ok(bytes)
+}
+
 /// One `{ path, use }` entry of `product.certificates` / `product.ssh_keys`.
 pub(crate) struct FileEntry {
     pub index: usize,

@@ -3,7 +3,7 @@
 
 use super::params::Params;
 use super::tls::bits_of;
-use super::{FileEntry, RuleError, RuleInput, file_entries};
+use super::{FileEntry, RuleError, RuleInput, file_entries, read_key_file};
 use crate::finding::{CheckOutcome, Finding};
 use ssh_key::public::KeyData;
 use ssh_key::{PrivateKey, PublicKey};
@@ -66,7 +66,7 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
             .at(format!("{}, {key_at}", e.path))
             .fix("Put the key in OpenSSH format at that path (the .pub file is enough), or correct the path in appliance.toml.")
     };
-    let text = match std::fs::read(input.root.resolve(&e.path)) {
+    let text = match read_key_file(&input.root.resolve(&e.path)) {
         Ok(b) => match String::from_utf8(b) {
             Ok(t) => t,
             Err(_) => {
@@ -74,8 +74,8 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
                 return 0;
             }
         },
-        Err(err) => {
-            out.push(unreadable(format!("cannot be read: {err}")));
+        Err(why) => {
+            out.push(unreadable(why));
             return 0;
         }
     };

@@ -4,7 +4,7 @@
 //! timestamping or encryption are exempt.
 
 use super::params::Params;
-use super::{FileEntry, RuleError, RuleInput, file_entries};
+use super::{FileEntry, RuleError, RuleInput, file_entries, read_key_file};
 use crate::finding::{CheckOutcome, Finding};
 use std::borrow::Cow;
 use x509_parser::der_parser::oid::Oid;
@@ -85,10 +85,10 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
             "Put the certificate (PEM or DER) at that path, or correct the path in appliance.toml.",
         )
     };
-    let bytes = match std::fs::read(input.root.resolve(&e.path)) {
+    let bytes = match read_key_file(&input.root.resolve(&e.path)) {
         Ok(b) => b,
-        Err(err) => {
-            out.push(unreadable(format!("cannot be read: {err}")));
+        Err(why) => {
+            out.push(unreadable(why));
             return 0;
         }
     };
