@@ -28,6 +28,7 @@ pub mod phase2;
 pub mod progress;
 pub mod reboot;
 pub mod root;
+pub mod rules;
 pub mod slot_io;
 pub mod slot_status;
 pub mod space;
