@@ -49,6 +49,33 @@ pub enum Command {
     Check(CheckArgs),
     /// Central cluster: the order in which the nodes must be upgraded.
     Cluster(ClusterArgs),
+    /// Recovery mode: interfaces up, key-only SSH (unless sealed), log server, bundle.
+    Recover(RecoverArgs),
+    /// Write a support bundle (ZIP) with logs, state and facts, secrets redacted.
+    Bundle(BundleArgs),
+    /// Serve the boot log page, raw log and status over HTTP (read-only).
+    ServeLog(ServeLogArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecoverArgs {
+    /// Print what recovery would do and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BundleArgs {
+    /// Where to write the bundle (default: var/lib/upgrade-console/bundles/).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeLogArgs {
+    /// Address to listen on (repeatable; default: [web] listen of appliance.toml).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Vec<std::net::SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +145,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Verify(a) => crate::commands::verify::run(&ctx, &a),
         Command::Check(a) => crate::commands::check::run(&ctx, &a),
         Command::Cluster(a) => crate::commands::cluster::run(&ctx, &a),
+        Command::Recover(_) => anyhow::Result::Err(anyhow::anyhow!("recover: not yet built")),
+        Command::Bundle(a) => crate::commands::bundle::run(&ctx, &a),
+        Command::ServeLog(_) => anyhow::Result::Err(anyhow::anyhow!("serve-log: not yet built")),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //! terminal code; `commands` and the console front end sit on top of it.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod check;
 pub mod cli;
 pub mod cluster;
