@@ -147,7 +147,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Cluster(a) => crate::commands::cluster::run(&ctx, &a),
         Command::Recover(_) => anyhow::Result::Err(anyhow::anyhow!("recover: not yet built")),
         Command::Bundle(a) => crate::commands::bundle::run(&ctx, &a),
-        Command::ServeLog(_) => anyhow::Result::Err(anyhow::anyhow!("serve-log: not yet built")),
+        Command::ServeLog(a) => crate::commands::serve_log::run(&ctx, &a),
     };
     match result {
         Ok(code) => code,

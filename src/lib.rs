@@ -19,6 +19,7 @@ pub mod hash_forms;
 pub mod image_hash;
 pub mod iso;
 pub mod iso_build;
+pub mod logserver;
 pub mod manifest;
 pub mod progress;
 pub mod root;

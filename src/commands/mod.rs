@@ -6,5 +6,6 @@ pub mod check;
 pub mod cluster;
 pub mod console;
 pub mod demo;
+pub mod serve_log;
 pub mod status;
 pub mod verify;
