@@ -145,7 +145,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Verify(a) => crate::commands::verify::run(&ctx, &a),
         Command::Check(a) => crate::commands::check::run(&ctx, &a),
         Command::Cluster(a) => crate::commands::cluster::run(&ctx, &a),
-        Command::Recover(_) => anyhow::Result::Err(anyhow::anyhow!("recover: not yet built")),
+        Command::Recover(a) => crate::commands::recover::run(&ctx, &a),
         Command::Bundle(a) => crate::commands::bundle::run(&ctx, &a),
         Command::ServeLog(a) => crate::commands::serve_log::run(&ctx, &a),
     };

@@ -22,6 +22,7 @@ pub mod iso_build;
 pub mod logserver;
 pub mod manifest;
 pub mod progress;
+pub mod recovery;
 pub mod root;
 pub mod slot_status;
 pub mod space;

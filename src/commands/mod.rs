@@ -6,6 +6,7 @@ pub mod check;
 pub mod cluster;
 pub mod console;
 pub mod demo;
+pub mod recover;
 pub mod serve_log;
 pub mod status;
 pub mod verify;
