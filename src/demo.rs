@@ -37,13 +37,13 @@ pub struct DemoAppliance {
 
 /// Stages `--fail` accepts and the image each makes the default.
 pub const FAIL_STAGES: [(&str, &str); 3] = [
-    ("check", "sps-7.3.1.iso"),
-    ("phase1", "sps-7.3.1-fails-in-phase1.iso"),
-    (
-        "irreversible",
-        "sps-7.3.1-fails-after-point-of-no-return.iso",
-    ),
+    ("check", GOOD_IMAGE),
+    ("phase1", FAILS_IN_PHASE1),
+    ("irreversible", FAILS_AFTER_NO_RETURN),
 ];
+pub const GOOD_IMAGE: &str = "sps-7.3.1.iso";
+const FAILS_IN_PHASE1: &str = "sps-7.3.1-fails-in-phase1.iso";
+const FAILS_AFTER_NO_RETURN: &str = "sps-7.3.1-fails-after-point-of-no-return.iso";
 
 /// Deterministic bytes standing in for a root filesystem of `version`.
 pub fn payload_for(version: &str) -> Vec<u8> {
@@ -239,7 +239,7 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
     let images_dir = dir.join("images");
     let specs = [
         ImageSpec {
-            file: "sps-7.3.1.iso",
+            file: GOOD_IMAGE,
             version: "7.3.1",
             purpose: "a good upgrade from the running 7.0.1",
             from: "from = [\"7.0\", \"7.0.1\"]",
@@ -263,7 +263,7 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
             fail: None,
         },
         ImageSpec {
-            file: FAIL_STAGES[0].1,
+            file: FAILS_IN_PHASE1,
             version: "7.3.1",
             purpose: "phase 1 fails before the point of no return: rollback",
             from: "from = [\"7.0\", \"7.0.1\"]",
@@ -271,7 +271,7 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
             fail: Some((1, 4)),
         },
         ImageSpec {
-            file: FAIL_STAGES[1].1,
+            file: FAILS_AFTER_NO_RETURN,
             version: "7.3.1",
             purpose: "phase 1 fails after the point of no return: recovery",
             from: "from = [\"7.0\", \"7.0.1\"]",
