@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::durable::write_atomic;
 use crate::grubenv::{GrubEnv, GrubEnvError, MAX_TRIES};
 use crate::iso::{FirmwareImage, IsoError};
-use crate::journal::{Event, Journal, JournalError, Target, UpgradeState};
+use crate::journal::{Event, FileId, Journal, JournalError, Target, UpgradeState};
 use crate::killpoint;
 use crate::manifest::Manifest;
 use crate::progress::Progress;
@@ -91,8 +91,8 @@ pub struct Report {
     pub bytes: u64,
     pub direct_write: bool,
     pub direct_read: bool,
-    pub write_seconds: f64,
-    pub read_back_seconds: f64,
+    /// Writing and reading back (they overlap segment by segment).
+    pub seconds: f64,
 }
 
 /// The directory holding an image's manifest and migrations for the boot phase.
@@ -145,7 +145,7 @@ pub fn prepare(root: &ApplianceRoot, config: &Config, iso: &Path) -> Result<Plan
         }
         _ => {}
     }
-    let (verified, checked) = journal.passed(None, m);
+    let (verified, checked) = journal.passed_any(m);
     if !verified || !checked {
         let missing = match (verified, checked) {
             (false, false) => "verify and check have",
@@ -238,9 +238,41 @@ fn fail(
     Ok(ActivateError::Refused(reason))
 }
 
+fn lock_path(root: &ApplianceRoot) -> PathBuf {
+    root.state_dir().join("activate.lock")
+}
+
+/// Whether an activation is writing a slot right now (for the console: a journal
+/// that says "activating" with no activation running means it was interrupted).
+pub fn activation_running(root: &ApplianceRoot) -> bool {
+    let Ok(f) = std::fs::File::open(lock_path(root)) else {
+        return false;
+    };
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockSharedNonblock).is_err()
+}
+
 /// Carries out a prepared plan. The slot is written only after `prepare` passed and
 /// the operator confirmed.
 pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, ActivateError> {
+    let lp = lock_path(root);
+    let lf = std::fs::create_dir_all(root.state_dir())
+        .and_then(|_| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lp)
+        })
+        .map_err(|source| ActivateError::Stage {
+            path: lp.display().to_string(),
+            source,
+        })?;
+    let _lock =
+        nix::fcntl::Flock::lock(lf, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+            ActivateError::Refused(
+                "another activation is writing a slot right now; wait for it to finish".into(),
+            )
+        })?;
     let t = &plan.target;
     let m = &plan.image.manifest;
     let size = m.payload.size;
@@ -277,7 +309,10 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         },
     )?;
 
-    // 2. Write while hashing, fsync.
+    // 2. Write while hashing, fsync. The whole image is hashed too unless it is the
+    //    very file verify and check passed, unchanged since.
+    let file_before = FileId::of(&plan.image.path).ok();
+    let known_file = file_before.filter(|f| journal.passed_exact(m, None, Some(f)) == (true, true));
     set_progress(root, "write", 0.0, &format!("writing slot {}", t.slot));
     let started = Instant::now();
     let mut last = Instant::now();
@@ -286,26 +321,29 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         &plan.image.payload,
         &plan.device,
         chunk,
-        &mut |w| {
+        known_file.is_none(),
+        &mut |w, v| {
             if last.elapsed().as_millis() >= 100 {
                 last = Instant::now();
+                let stage = if w < size { "write" } else { "read-back" };
+                let f = 0.95 * (w + v) as f64 / (2 * size.max(1)) as f64;
                 set_progress(
                     root,
-                    "write",
-                    0.6 * w as f64 / size.max(1) as f64,
-                    "writing",
+                    stage,
+                    f,
+                    &format!("written {w}, verified {v} of {size} bytes"),
                 );
             }
         },
     )?;
-    let write_seconds = started.elapsed().as_secs_f64();
-    let iso_sha = hex::encode(report.source_sha256);
+    let seconds = started.elapsed().as_secs_f64();
     log::info!(
-        "activate: wrote {} bytes to slot {} in {:.2} s (O_DIRECT {})",
+        "activate: wrote and read back {} bytes of slot {} in {:.2} s (O_DIRECT write {}, read {})",
         report.written,
         t.slot,
-        write_seconds,
-        report.direct
+        seconds,
+        report.direct,
+        report.direct_read
     );
     if hex::encode(report.payload_sha256) != t.sha256 {
         return Err(fail(
@@ -319,25 +357,8 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
             ),
         )?);
     }
-    killpoint::hit("before-read-back");
-
-    // 3. Read back past the page cache and compare.
-    set_progress(root, "read-back", 0.6, "reading back");
-    let started = Instant::now();
-    let mut last = Instant::now();
-    let (back, direct_read) = slot_io::read_back(&plan.device, size, chunk, &mut |r| {
-        if last.elapsed().as_millis() >= 100 {
-            last = Instant::now();
-            set_progress(
-                root,
-                "read-back",
-                0.6 + 0.35 * r as f64 / size.max(1) as f64,
-                "reading back",
-            );
-        }
-    })?;
-    let read_back_seconds = started.elapsed().as_secs_f64();
-    if hex::encode(back) != t.sha256 {
+    // 3. What the slot gave back, past the page cache, after fsync.
+    if hex::encode(report.read_back_sha256) != t.sha256 {
         return Err(fail(
             root,
             &mut journal,
@@ -345,22 +366,31 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
             format!(
                 "slot {} reads back with SHA-256 {} instead of {}; the disk did not store what was written: check the disk, then activate again",
                 t.slot,
-                hex::encode(back),
+                hex::encode(report.read_back_sha256),
                 t.sha256
             ),
         )?);
     }
     // 4. The exact image must be the one verify and check passed.
-    let (verified, checked) = journal.passed(Some(&iso_sha), m);
-    if !verified || !checked {
-        return Err(fail(
-            root,
-            &mut journal,
-            t.slot,
-            format!(
-                "the image read during activation has SHA-256 {iso_sha}, which verify and check have not both passed (was the file replaced?); run verify and check on it again"
-            ),
-        )?);
+    let exact = match (known_file, report.source_sha256) {
+        (Some(before), _) => {
+            let now = FileId::of(&plan.image.path).ok();
+            (now == Some(before)).then_some(()).ok_or_else(|| {
+                "the image file changed while it was being written to the slot; run verify and check on it again".to_string()
+            })
+        }
+        (None, Some(sha)) => {
+            let iso_sha = hex::encode(sha);
+            (journal.passed_exact(m, Some(&iso_sha), None) == (true, true))
+                .then_some(())
+                .ok_or_else(|| format!(
+                    "the image read during activation has SHA-256 {iso_sha}, which verify and check have not both passed (was the file replaced?); run verify and check on it again"
+                ))
+        }
+        (None, None) => Err("the image was not hashed".to_string()),
+    };
+    if let Err(reason) = exact {
+        return Err(fail(root, &mut journal, t.slot, reason)?);
     }
     journal.append(Event::SlotWritten {
         slot: t.slot,
@@ -416,9 +446,8 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         sha256: t.sha256.clone(),
         bytes: report.written,
         direct_write: report.direct,
-        direct_read,
-        write_seconds,
-        read_back_seconds,
+        direct_read: report.direct_read,
+        seconds,
     })
 }
 

@@ -64,9 +64,11 @@ fn checkpoint_path(root: &ApplianceRoot) -> std::path::PathBuf {
 
 // ---- wiring points for the other branches (the lead connects them at merge) ----
 
-/// WIRING POINT (issue 6, log server): start `crate::logserver::spawn(root,
-/// config.web.listen.clone())` here and keep the handle for the whole boot phase.
-/// Until merged, the boot phase logs where it would listen.
+/// WIRING POINT (issue 6, log server): replace the body with
+/// `config.and_then(|c| crate::logserver::spawn(root.clone(), c.web.listen.clone())
+///     .map_err(|e| log::warn!("boot log server: {e}")).ok())`
+/// (return type `Option<crate::logserver::LogServerHandle>`); `run` keeps the handle
+/// alive for the whole boot phase. Until merged, the boot phase logs where it would listen.
 fn start_log_server(_root: &ApplianceRoot, config: Option<&Config>) -> Option<()> {
     if let Some(c) = config
         && !c.web.listen.is_empty()
@@ -80,7 +82,9 @@ fn start_log_server(_root: &ApplianceRoot, config: Option<&Config>) -> Option<()
 }
 
 /// WIRING POINT (issue 6, recovery): call `crate::recovery::enter(root, config,
-/// reason)` here. The journal and progress.json already say "recovery required".
+/// reason)` here (with the config, when it loaded) and log its report. The journal
+/// and progress.json already say "recovery required" when this is called, on every
+/// boot until the state is cleared.
 fn hand_over_to_recovery(_root: &ApplianceRoot, _config: Option<&Config>, reason: &str) {
     log::error!("RECOVERY REQUIRED: {reason}; recovery mode takes over");
 }

@@ -61,6 +61,33 @@ pub enum Command {
     /// terminal (the console starts long work this way, so a hang-up cannot stop it).
     #[command(hide = true)]
     Detach(DetachArgs),
+    /// Recovery mode: interfaces up, key-only SSH (unless sealed), log server, bundle.
+    Recover(RecoverArgs),
+    /// Write a support bundle (ZIP) with logs, state and facts, secrets redacted.
+    Bundle(BundleArgs),
+    /// Serve the boot log page, raw log and status over HTTP (read-only).
+    ServeLog(ServeLogArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecoverArgs {
+    /// Print what recovery would do and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BundleArgs {
+    /// Where to write the bundle (default: var/lib/upgrade-console/bundles/).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeLogArgs {
+    /// Address to listen on (repeatable; default: [web] listen of appliance.toml).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Vec<std::net::SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,7 +126,9 @@ pub struct DemoArgs {
     /// Where to build the demo appliance (reused if present).
     #[arg(default_value = "demo-appliance")]
     pub dir: PathBuf,
-    /// Make the demo fail at a stage, to show rollback and recovery.
+    /// Make the demo fail at a stage: `check` (configuration the new firmware's rules
+    /// refuse), `phase1` (migration fails: rollback), `irreversible` (fails after the
+    /// point of no return: recovery).
     #[arg(long, value_name = "STAGE")]
     pub fail: Option<String>,
 }
@@ -150,6 +179,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Boot => crate::commands::boot::run(&ctx),
         Command::Phase2 => crate::commands::phase2::run(&ctx),
         Command::Cluster(a) => crate::commands::cluster::run(&ctx, &a),
+        Command::Recover(a) => crate::commands::recover::run(&ctx, &a),
+        Command::Bundle(a) => crate::commands::bundle::run(&ctx, &a),
+        Command::ServeLog(a) => crate::commands::serve_log::run(&ctx, &a),
         Command::Detach(a) => {
             crate::tui::worker::detach_and_exec(&ctx.root, &a.args).map(|()| Exit::CannotRun)
         }

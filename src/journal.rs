@@ -64,6 +64,38 @@ pub struct Target {
     pub sha256: String,
 }
 
+/// Which file an image was when it was verified: if the same file is activated
+/// unchanged (same device, inode, size, modification and change times), activate
+/// does not need to hash the whole image again; otherwise it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+impl FileId {
+    pub fn of(path: &std::path::Path) -> std::io::Result<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: m
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.mtime_nsec()),
+            ctime_ns: m
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.ctime_nsec()),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
@@ -72,12 +104,17 @@ pub enum Event {
         iso_sha256: String,
         payload_sha256: String,
         version: Version,
+        #[serde(default)]
+        file: Option<FileId>,
     },
     /// `check` (the upgrade test) found no blocker for this image.
     CheckPassed {
-        iso_sha256: String,
+        #[serde(default)]
+        iso_sha256: Option<String>,
         payload_sha256: String,
         version: Version,
+        #[serde(default)]
+        file: Option<FileId>,
     },
     /// Writing the slot begins (the slot is disarmed first).
     ActivateStarted {
@@ -488,33 +525,74 @@ impl Journal {
         Ok(())
     }
 
-    /// Whether verify and the upgrade test passed for an image. With `iso_sha256`
-    /// None, any image with this payload and version counts (the cheap check made
-    /// before writing; the exact image hash is checked before arming).
-    pub fn passed(&self, iso_sha256: Option<&str>, manifest: &Manifest) -> (bool, bool) {
-        let matches = |iso: &str, payload: &str, version: &Version| {
-            iso_sha256.is_none_or(|h| h.eq_ignore_ascii_case(iso))
-                && payload.eq_ignore_ascii_case(&manifest.payload.sha256)
+    /// Verify and check records for this manifest's payload and version:
+    /// (image SHA-256, file) of each verify, (image SHA-256 if known, file) of each check.
+    #[allow(clippy::type_complexity)]
+    fn image_records(
+        &self,
+        manifest: &Manifest,
+    ) -> (
+        Vec<(String, Option<FileId>)>,
+        Vec<(Option<String>, Option<FileId>)>,
+    ) {
+        let same = |payload: &str, version: &Version| {
+            payload.eq_ignore_ascii_case(&manifest.payload.sha256)
                 && *version == manifest.firmware.version
         };
-        let mut verified = false;
-        let mut checked = false;
+        let mut v = Vec::new();
+        let mut c = Vec::new();
         for r in self.records() {
             match &r.event {
                 Event::Verified {
                     iso_sha256,
                     payload_sha256,
                     version,
-                } if matches(iso_sha256, payload_sha256, version) => verified = true,
+                    file,
+                } if same(payload_sha256, version) => {
+                    v.push((iso_sha256.to_ascii_lowercase(), *file))
+                }
                 Event::CheckPassed {
                     iso_sha256,
                     payload_sha256,
                     version,
-                } if matches(iso_sha256, payload_sha256, version) => checked = true,
+                    file,
+                } if same(payload_sha256, version) => {
+                    c.push((iso_sha256.as_ref().map(|h| h.to_ascii_lowercase()), *file))
+                }
                 _ => {}
             }
         }
-        (verified, checked)
+        (v, c)
+    }
+
+    /// Whether verify and the upgrade test passed for an image with this manifest's
+    /// payload and version (the cheap check made before anything is written).
+    pub fn passed_any(&self, manifest: &Manifest) -> (bool, bool) {
+        let (v, c) = self.image_records(manifest);
+        (!v.is_empty(), !c.is_empty())
+    }
+
+    /// Whether verify and the upgrade test passed for exactly this image: known by
+    /// its SHA-256, or as the same unchanged file (`file`).
+    pub fn passed_exact(
+        &self,
+        manifest: &Manifest,
+        iso_sha256: Option<&str>,
+        file: Option<&FileId>,
+    ) -> (bool, bool) {
+        let (v, c) = self.image_records(manifest);
+        let sha = iso_sha256.map(|h| h.to_ascii_lowercase());
+        let verified: Vec<&(String, Option<FileId>)> = v
+            .iter()
+            .filter(|(h, f)| sha.as_ref() == Some(h) || (file.is_some() && f.as_ref() == file))
+            .collect();
+        let checked = c.iter().any(|(h, f)| {
+            (h.is_some() && (h == &sha || verified.iter().any(|(vh, _)| Some(vh) == h.as_ref())))
+                || (file.is_some() && f.as_ref() == file)
+                // A check of the very file a matching verify saw.
+                || (f.is_some() && verified.iter().any(|(_, vf)| vf == f))
+        });
+        (!verified.is_empty(), checked)
     }
 }
 
@@ -545,10 +623,11 @@ pub fn current_state(root: &ApplianceRoot) -> Result<UpgradeState, JournalError>
     Ok(Journal::open(root)?.state())
 }
 
-/// For `verify`: the image with this SHA-256 matched its published hash and its
-/// manifest's payload hash.
+/// For `verify`: the image file `iso` (whose SHA-256 is `iso_sha256`) matched its
+/// published hash and its manifest's payload hash. Call it only when both matched.
 pub fn record_verified(
     root: &ApplianceRoot,
+    iso: &std::path::Path,
     iso_sha256: &str,
     manifest: &Manifest,
 ) -> Result<(), JournalError> {
@@ -556,19 +635,24 @@ pub fn record_verified(
         iso_sha256: iso_sha256.to_ascii_lowercase(),
         payload_sha256: manifest.payload.sha256.to_ascii_lowercase(),
         version: manifest.firmware.version,
+        file: FileId::of(iso).ok(),
     })
 }
 
-/// For `check`: the upgrade test found no blocker for the image with this SHA-256.
+/// For `check`: the upgrade test found no blocker for the image file `iso`
+/// (`iso_sha256` when the caller knows the image hash; the file identity ties the
+/// record to the verified file otherwise).
 pub fn record_check_passed(
     root: &ApplianceRoot,
-    iso_sha256: &str,
+    iso: &std::path::Path,
+    iso_sha256: Option<&str>,
     manifest: &Manifest,
 ) -> Result<(), JournalError> {
     Journal::open(root)?.append(Event::CheckPassed {
-        iso_sha256: iso_sha256.to_ascii_lowercase(),
+        iso_sha256: iso_sha256.map(|h| h.to_ascii_lowercase()),
         payload_sha256: manifest.payload.sha256.to_ascii_lowercase(),
         version: manifest.firmware.version,
+        file: FileId::of(iso).ok(),
     })
 }
 
@@ -644,5 +728,34 @@ mod tests {
         std::fs::write(&path, &bad).unwrap();
         let e = Journal::open(&root).unwrap_err().to_string();
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn image_records_round_trip_and_match_by_hash_or_file() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let iso = d.path().join("fw.iso");
+        std::fs::write(&iso, b"image").unwrap();
+        let m = crate::manifest::Manifest::parse(&format!(
+            "[firmware]\nproduct = \"sps\"\nversion = \"7.3.1\"\nkind = \"maintenance\"\n[upgrade]\nfrom = [\"7.0.1\"]\n[payload]\nfile = \"firmware/rootfs.img\"\nsize = 1\nsha256 = \"{}\"\n",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        record_verified(&root, &iso, &"cd".repeat(32), &m).unwrap();
+        record_check_passed(&root, &iso, None, &m).unwrap();
+        let j = Journal::open(&root).unwrap();
+        assert!(j.torn_tail.is_none());
+        assert_eq!(j.records().count(), 2);
+        assert_eq!(j.passed_any(&m), (true, true));
+        let id = FileId::of(&iso).unwrap();
+        assert_eq!(j.passed_exact(&m, None, Some(&id)), (true, true));
+        assert_eq!(
+            j.passed_exact(&m, Some(&"cd".repeat(32)), None),
+            (true, true)
+        );
+        assert_eq!(
+            j.passed_exact(&m, Some(&"ee".repeat(32)), None),
+            (false, false)
+        );
     }
 }

@@ -15,7 +15,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Duration;
 
@@ -258,10 +258,17 @@ pub struct WriteReport {
     pub written: u64,
     /// SHA-256 of the payload bytes as they were written.
     pub payload_sha256: [u8; 32],
-    /// SHA-256 of the whole source file (the ISO), read in the same pass.
-    pub source_sha256: [u8; 32],
+    /// SHA-256 of the whole source file (the ISO), read in the same pass, when asked for.
+    pub source_sha256: Option<[u8; 32]>,
     pub direct: bool,
+    /// SHA-256 of the slot read back (after fsync, page cache bypassed), `written` bytes.
+    pub read_back_sha256: [u8; 32],
+    pub read_back: u64,
+    pub direct_read: bool,
 }
+
+/// Chunks per fsync-and-read-back segment (256 MiB with 4 MiB chunks).
+const SEGMENT_CHUNKS: u64 = 64;
 
 struct Piece {
     buf: Pooled,
@@ -295,15 +302,21 @@ fn plan(size: u64, payload: &[ByteRange]) -> Vec<(u64, u64, bool)> {
     out
 }
 
-/// Streams `payload` (byte ranges of `source`) into the slot: one thread reads the
-/// source in order, one hashes the whole source, one hashes the payload, one writes;
-/// then fsync. `progress` gets the bytes written so far, about ten times a second.
+/// Streams `payload` (byte ranges of `source`) into the slot and reads it back.
+///
+/// Threads: a reader takes the source in order; a hasher hashes the payload (and,
+/// with `hash_source`, another the whole source); two writers keep two requests in
+/// flight; a syncer fsyncs each finished segment; a verifier reads each segment back
+/// only after its fsync, with O_DIRECT (or after dropping its cached pages), and
+/// hashes it. Reading back segment k overlaps writing segment k+1, so the two hashes
+/// run on two cores. `progress` gets (bytes written, bytes read back).
 pub fn write_payload(
     source: &Path,
     payload: &[ByteRange],
     dev: &SlotDevice,
     chunk: usize,
-    progress: &mut dyn FnMut(u64),
+    hash_source: bool,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<WriteReport, SlotIoError> {
     let chunk = chunk.max(ALIGN) / ALIGN * ALIGN;
     let total: u64 = payload.iter().map(|r| r.len).sum();
@@ -321,27 +334,47 @@ pub fn write_payload(
         offset,
         source,
     };
+    let rerr = |offset, source| SlotIoError::Read {
+        path: dev.path.display().to_string(),
+        offset,
+        source,
+    };
     let (buffered, direct) = open_write(dev).map_err(|e| werr(0, e))?;
     if !dev.block {
         // A file slot holds exactly the payload.
         buffered.set_len(total).map_err(|e| werr(0, e))?;
     }
     let used_direct = direct.is_some();
+    let (back, direct_read) = match open_flags(&dev.canonical, OFlag::O_RDONLY | OFlag::O_DIRECT) {
+        Ok(f) => (f, true),
+        Err(_) => (
+            open_flags(&dev.canonical, OFlag::O_RDONLY).map_err(|e| rerr(0, e))?,
+            false,
+        ),
+    };
+    let segment = chunk as u64 * SEGMENT_CHUNKS;
 
     let (home, free) = pool(DEPTH, chunk);
     let (iso_tx, iso_rx) = sync_channel::<Arc<Piece>>(DEPTH);
     let (pay_tx, pay_rx) = sync_channel::<Arc<Piece>>(DEPTH);
-    let (wr_tx, wr_rx) = sync_channel::<Arc<Piece>>(DEPTH);
+    let (wr_tx0, wr_rx0) = sync_channel::<Arc<Piece>>(DEPTH / 2);
+    let (wr_tx1, wr_rx1) = sync_channel::<Arc<Piece>>(DEPTH / 2);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, u64)>();
+    let (synced_tx, synced_rx) = std::sync::mpsc::channel::<u64>();
     let written = AtomicU64::new(0);
-    let done = AtomicBool::new(false);
+    let verified = AtomicU64::new(0);
 
     let result = std::thread::scope(|s| {
         let reader = s.spawn(move || -> Result<(), SlotIoError> {
             for (start, len, is_payload) in plan(size, payload) {
+                if !is_payload && !hash_source {
+                    continue;
+                }
                 src.seek(SeekFrom::Start(start))
                     .map_err(|e| src_err(start, e))?;
                 let mut pos = 0u64;
                 let mut pay_at = payload_offset(payload, start);
+                let mut k = 0usize;
                 while pos < len {
                     let Ok(mut b) = free.recv() else {
                         return Ok(());
@@ -359,11 +392,20 @@ pub fn write_payload(
                     });
                     // With an unusual layout the payload pieces come in a second pass
                     // that the source hash must not see again.
-                    if (!is_payload || ascending) && iso_tx.send(piece.clone()).is_err() {
+                    if hash_source
+                        && (!is_payload || ascending)
+                        && iso_tx.send(piece.clone()).is_err()
+                    {
                         return Ok(());
                     }
                     if is_payload {
-                        if pay_tx.send(piece.clone()).is_err() || wr_tx.send(piece).is_err() {
+                        let wr = if k.is_multiple_of(2) {
+                            &wr_tx0
+                        } else {
+                            &wr_tx1
+                        };
+                        k += 1;
+                        if pay_tx.send(piece.clone()).is_err() || wr.send(piece).is_err() {
                             return Ok(());
                         }
                         pay_at += n as u64;
@@ -378,7 +420,7 @@ pub fn write_payload(
             for p in iso_rx {
                 h.update(p.buf.data());
             }
-            <[u8; 32]>::from(h.finalize())
+            hash_source.then(|| <[u8; 32]>::from(h.finalize()))
         });
         let pay_hasher = s.spawn(move || {
             let mut h = Sha256::new();
@@ -388,56 +430,142 @@ pub fn write_payload(
             <[u8; 32]>::from(h.finalize())
         });
         let written_ref = &written;
-        let done_ref = &done;
-        let writer = s.spawn(move || -> Result<(), SlotIoError> {
-            let r = (|| {
-                for p in wr_rx {
-                    let at = p.payload_at.unwrap_or(0);
-                    let data = p.buf.data();
-                    write_piece(
-                        &buffered,
-                        direct.as_ref(),
-                        dev.block,
-                        data,
-                        at,
-                        p.buf.buf.as_ref(),
-                    )
-                    .map_err(|e| werr(at, e))?;
-                    let w = at + data.len() as u64;
-                    written_ref.store(w, Ordering::Relaxed);
-                    killpoint::slot_written(w);
+        let (buffered_ref, direct_ref) = (&buffered, direct.as_ref());
+        let write_loop = move |rx: Receiver<Arc<Piece>>,
+                               done: std::sync::mpsc::Sender<(u64, u64)>|
+              -> Result<(), SlotIoError> {
+            for p in rx {
+                let at = p.payload_at.unwrap_or(0);
+                let data = p.buf.data();
+                write_piece(
+                    buffered_ref,
+                    direct_ref,
+                    dev.block,
+                    data,
+                    at,
+                    p.buf.buf.as_ref(),
+                )
+                .map_err(|e| werr(at, e))?;
+                let w =
+                    written_ref.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64;
+                killpoint::slot_written(w);
+                let _ = done.send((at, data.len() as u64));
+            }
+            Ok(())
+        };
+        let done_tx1 = done_tx.clone();
+        let writer0 = s.spawn(move || write_loop(wr_rx0, done_tx));
+        let writer1 = s.spawn(move || write_loop(wr_rx1, done_tx1));
+        // The syncer: once every byte of a segment is written, fsync, then hand the
+        // segment to the verifier.
+        let syncer = s.spawn(move || -> Result<(), SlotIoError> {
+            let mut finished = std::collections::BTreeMap::new();
+            let mut prefix = 0u64;
+            let mut next = segment.min(total);
+            for (at, len) in done_rx {
+                finished.insert(at, len);
+                while let Some(l) = finished.remove(&prefix) {
+                    prefix += l;
                 }
-                buffered.sync_all().map_err(|e| werr(total, e))?;
-                if let Some(d) = &direct {
-                    d.sync_all().map_err(|e| werr(total, e))?;
+                while prefix >= next && next > 0 {
+                    let last = next == total;
+                    for f in std::iter::once(buffered_ref).chain(direct_ref) {
+                        if last { f.sync_all() } else { f.sync_data() }
+                            .map_err(|e| werr(next, e))?;
+                    }
+                    if synced_tx.send(next).is_err() || last {
+                        return Ok(());
+                    }
+                    next = (next + segment).min(total);
                 }
-                Ok(())
-            })();
-            done_ref.store(true, Ordering::Relaxed);
-            r
+            }
+            Ok(())
         });
-        while !done.load(Ordering::Relaxed) {
-            progress(written.load(Ordering::Relaxed));
+        let verified_ref = &verified;
+        let back_ref = &back;
+        let verifier = s.spawn(move || -> Result<[u8; 32], SlotIoError> {
+            let mut h = Sha256::new();
+            let mut buf = AlignedBuf::new(chunk);
+            let mut pos = 0u64;
+            for end in synced_rx {
+                killpoint::hit("before-read-back");
+                if !direct_read {
+                    posix_fadvise(
+                        back_ref,
+                        pos as i64,
+                        (end - pos) as i64,
+                        PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+                    )
+                    .map_err(|e| rerr(pos, e.into()))?;
+                }
+                while pos < end {
+                    let want = (end - pos).min(chunk as u64) as usize;
+                    // O_DIRECT needs whole aligned blocks: read the rounded-up size.
+                    let ask = want.div_ceil(ALIGN) * ALIGN;
+                    let mut got = 0;
+                    while got < want {
+                        let n = back_ref
+                            .read_at(&mut buf.as_mut_slice()[got..ask], pos + got as u64)
+                            .map_err(|e| rerr(pos + got as u64, e))?;
+                        if n == 0 {
+                            return Err(rerr(
+                                pos + got as u64,
+                                std::io::Error::new(
+                                    std::io::ErrorKind::UnexpectedEof,
+                                    "the slot ends before the payload does",
+                                ),
+                            ));
+                        }
+                        got += n;
+                    }
+                    h.update(&buf.as_slice()[..want]);
+                    pos += want as u64;
+                    verified_ref.store(pos, Ordering::Relaxed);
+                }
+            }
+            Ok(<[u8; 32]>::from(h.finalize()))
+        });
+        while !verifier.is_finished() {
+            progress(
+                written.load(Ordering::Relaxed),
+                verified.load(Ordering::Relaxed),
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let w = writer.join().unwrap_or_else(|_| Err(werr(0, panicked())));
+        let w0 = writer0.join().unwrap_or_else(|_| Err(werr(0, panicked())));
+        let w1 = writer1.join().unwrap_or_else(|_| Err(werr(0, panicked())));
+        let sy = syncer.join().unwrap_or_else(|_| Err(werr(0, panicked())));
+        let ve = verifier.join().unwrap_or_else(|_| Err(rerr(0, panicked())));
         let r = reader
             .join()
             .unwrap_or_else(|_| Err(src_err(0, panicked())));
         let iso = iso_hasher.join().unwrap_or_default();
         let pay = pay_hasher.join().unwrap_or_default();
         r?;
-        w?;
-        Ok((iso, pay))
+        w0?;
+        w1?;
+        sy?;
+        let back = ve?;
+        Ok((iso, pay, back))
     });
-    let (source_sha256, payload_sha256) = result?;
+    let (source_sha256, payload_sha256, read_back_sha256) = result?;
     let w = written.load(Ordering::Relaxed);
-    progress(w);
+    let v = verified.load(Ordering::Relaxed);
+    progress(w, v);
+    if w != total || v != total {
+        return Err(werr(
+            w.min(v),
+            std::io::Error::other(format!("wrote {w} and read back {v} of {total} bytes")),
+        ));
+    }
     Ok(WriteReport {
         written: w,
         payload_sha256,
         source_sha256,
         direct: used_direct,
+        read_back_sha256,
+        read_back: v,
+        direct_read,
     })
 }
 
@@ -515,50 +643,63 @@ pub fn read_back(
             (f, false)
         }
     };
-    let (home, free) = pool(DEPTH, chunk);
-    let (tx, rx) = sync_channel::<Pooled>(DEPTH);
+    // Two readers, each with its own buffers, keep two requests in flight; the
+    // hasher takes their chunks in turn, so in order.
+    let file = &file;
     let result = std::thread::scope(|s| {
-        let reader = s.spawn(move || -> Result<(), SlotIoError> {
-            let mut at = 0u64;
-            while at < len {
-                let Ok(mut b) = free.recv() else {
-                    return Ok(());
-                };
-                let want = (len - at).min(chunk as u64) as usize;
-                // O_DIRECT needs whole aligned blocks: read the rounded-up size.
-                let ask = want.div_ceil(ALIGN) * ALIGN;
-                let mut got = 0;
-                while got < want {
-                    let n = file
-                        .read_at(&mut b.as_mut_slice()[got..ask], at + got as u64)
-                        .map_err(|e| rerr(at + got as u64, e))?;
-                    if n == 0 {
-                        return Err(rerr(
-                            at + got as u64,
-                            std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "the slot ends before the payload does",
-                            ),
-                        ));
+        let mut rxs = Vec::new();
+        let mut readers = Vec::new();
+        for r in 0..2u64 {
+            let (home, free) = pool(DEPTH / 2, chunk);
+            let (tx, rx) = sync_channel::<Pooled>(DEPTH / 2);
+            rxs.push(rx);
+            readers.push(s.spawn(move || -> Result<(), SlotIoError> {
+                let mut at = r * chunk as u64;
+                while at < len {
+                    let Ok(mut b) = free.recv() else {
+                        return Ok(());
+                    };
+                    let want = (len - at).min(chunk as u64) as usize;
+                    // O_DIRECT needs whole aligned blocks: read the rounded-up size.
+                    let ask = want.div_ceil(ALIGN) * ALIGN;
+                    let mut got = 0;
+                    while got < want {
+                        let n = file
+                            .read_at(&mut b.as_mut_slice()[got..ask], at + got as u64)
+                            .map_err(|e| rerr(at + got as u64, e))?;
+                        if n == 0 {
+                            return Err(rerr(
+                                at + got as u64,
+                                std::io::Error::new(
+                                    std::io::ErrorKind::UnexpectedEof,
+                                    "the slot ends before the payload does",
+                                ),
+                            ));
+                        }
+                        got += n;
                     }
-                    got += n;
+                    let p = Pooled {
+                        buf: Some(b),
+                        home: home.clone(),
+                        len: want,
+                    };
+                    if tx.send(p).is_err() {
+                        return Ok(());
+                    }
+                    at += 2 * chunk as u64;
                 }
-                let p = Pooled {
-                    buf: Some(b),
-                    home: home.clone(),
-                    len: want,
-                };
-                if tx.send(p).is_err() {
-                    return Ok(());
-                }
-                at += want as u64;
-            }
-            Ok(())
-        });
+                Ok(())
+            }));
+        }
         let mut h = Sha256::new();
         let mut seen = 0u64;
         let mut last = std::time::Instant::now();
-        for p in rx {
+        let mut turn = 0;
+        while seen < len {
+            let Ok(p) = rxs[turn].recv() else {
+                break;
+            };
+            turn = 1 - turn;
             h.update(p.data());
             seen += p.len as u64;
             if last.elapsed() > Duration::from_millis(100) {
@@ -566,7 +707,13 @@ pub fn read_back(
                 last = std::time::Instant::now();
             }
         }
-        reader.join().unwrap_or_else(|_| Err(rerr(0, panicked())))?;
+        drop(rxs);
+        for r in readers {
+            r.join().unwrap_or_else(|_| Err(rerr(0, panicked())))?;
+        }
+        if seen < len {
+            return Err(rerr(seen, std::io::Error::other("read-back stopped early")));
+        }
         progress(seen);
         Ok(<[u8; 32]>::from(h.finalize()))
     });
@@ -601,10 +748,19 @@ mod tests {
             offset: 1000,
             len: 2_000_001,
         }];
-        let rep = write_payload(&src, &ranges, &b, 1 << 20, &mut |_| {}).unwrap();
+        let rep = write_payload(&src, &ranges, &b, 1 << 20, true, &mut |_, _| {}).unwrap();
+        assert_eq!(
+            rep.read_back_sha256,
+            Sha256::digest(&data[1000..2_001_001]).as_slice()
+        );
         let want: [u8; 32] = Sha256::digest(&data[1000..2_001_001]).into();
         assert_eq!(rep.payload_sha256, want);
-        assert_eq!(rep.source_sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(
+            rep.source_sha256,
+            Some(<[u8; 32]>::from(Sha256::digest(&data)))
+        );
+        let rep = write_payload(&src, &ranges, &b, 1 << 20, false, &mut |_, _| {}).unwrap();
+        assert_eq!((rep.payload_sha256, rep.source_sha256), (want, None));
         assert_eq!(std::fs::metadata(&slot).unwrap().len(), 2_000_001);
         let (h, _) = read_back(&b, 2_000_001, 1 << 20, &mut |_| {}).unwrap();
         assert_eq!(h, want);

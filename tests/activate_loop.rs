@@ -101,6 +101,15 @@ fn corruption_between_write_and_read_back_is_caught() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    let r = upgrade_console::root::ApplianceRoot::new(&root);
+    assert!(upgrade_console::activate::activation_running(&r));
+    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a second activation is refused: {}",
+        text(&o)
+    );
     // The slot was written and synced; flip 4 KiB on the device itself, bypassing
     // the page cache as a failing disk would.
     let o = Command::new("dd")

@@ -278,3 +278,32 @@ fn phase2_resumes_from_its_checkpoint_after_a_kill() {
     );
     assert!(upgrade_console::phase2::phase2_summary(&r).unwrap().done);
 }
+
+#[test]
+fn an_image_replaced_after_verify_is_not_armed() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let old = payload(100_000, 1);
+    let new = payload(300_000, 6);
+    make_file_root(&root, &old, 1 << 20);
+    let iso = build_iso(d.path(), &IsoSpec::standard(&new));
+    record_passed(&root, &iso);
+    // Touched but identical: the whole image is hashed again and still matches.
+    let bytes = std::fs::read(&iso).unwrap();
+    std::fs::write(&iso, &bytes).unwrap();
+    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Same payload and version, different migration program: not the verified image.
+    let mut spec = IsoSpec::standard(&new);
+    spec.phase1[0].1 = FAIL_SH;
+    let dir2 = d.path().join("other");
+    std::fs::create_dir_all(&dir2).unwrap();
+    let swapped = build_iso(&dir2, &spec);
+    std::fs::copy(&swapped, &iso).unwrap();
+    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("was the file replaced?"), "{}", text(&o));
+    let env = env_of(&root);
+    assert!(!env.ok(SlotName::B));
+    assert_eq!(env.next_boot(), SlotName::A);
+}

@@ -15,7 +15,11 @@ use std::sync::Mutex;
 use upgrade_console::journal::UpgradeState;
 use upgrade_console::slot_status::SlotState;
 
-const CHUNK: usize = 256 << 10;
+/// Small slot-write requests: with 64 requests per fsync-and-read-back segment,
+/// the 3 MiB payload spans four segments.
+const CHUNK: usize = 16 << 10;
+/// Kill offsets are taken every this many bytes of the slot write.
+const OFFSET_STEP: usize = 256 << 10;
 
 struct Fixture {
     template: PathBuf,
@@ -228,8 +232,8 @@ fn power_cut_at_every_step_leaves_a_good_slot_and_resumes() {
     let mut points = trace(&f, d.path(), Scenario::Good);
     points.extend(trace(&f, d.path(), Scenario::Failing));
     // Byte offsets of the slot write: every request boundary and some in between.
-    let mut offsets: Vec<u64> = (1..=new.len().div_ceil(CHUNK) as u64)
-        .map(|k| (k * CHUNK as u64).min(new.len() as u64))
+    let mut offsets: Vec<u64> = (1..=new.len().div_ceil(OFFSET_STEP) as u64)
+        .map(|k| (k * OFFSET_STEP as u64).min(new.len() as u64))
         .collect();
     offsets.extend([1, 4096, 100_000, 1_000_000, 2_000_001]);
     for o in offsets {

@@ -40,8 +40,8 @@ pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 println!(
-                    "Slot {} holds firmware {} ({} bytes, written in {:.1} s, read back and verified in {:.1} s).",
-                    r.slot, r.version, r.bytes, r.write_seconds, r.read_back_seconds
+                    "Slot {} holds firmware {} ({} bytes written, read back and verified in {:.1} s).",
+                    r.slot, r.version, r.bytes, r.seconds
                 );
                 println!(
                     "After reboot: firmware {} boots once from slot {}; if it fails, slot {} boots again.",

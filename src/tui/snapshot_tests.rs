@@ -28,7 +28,7 @@ fn shared_demo() -> &'static Path {
             env!("CARGO_MANIFEST_DIR"),
             "/target/tui-snapshot-demo"
         ));
-        demo::build(&d).expect("demo appliance builds");
+        demo::build(&d, false).expect("demo appliance builds");
         d
     })
 }
@@ -45,19 +45,13 @@ fn fresh_root() -> tempfile::TempDir {
         .prefix("tui-root")
         .tempdir()
         .expect("temp dir");
-    for rel in [
-        "etc/appliance/appliance.toml",
-        "etc/appliance/support_keys",
-        "boot/grub/grubenv",
-        "proc/cmdline",
-        "var/lib/appliance/monitor.json",
-        "var/crash/core.indexer.4242",
-        "var/lib/upgrade-console/slot-status.json",
-    ] {
-        let to = d.path().join(rel);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(shared_demo().join(rel), &to).unwrap();
-    }
+    // Everything but the images and the slot image files (large, not read here).
+    copy_tree(
+        shared_demo(),
+        d.path(),
+        &["images", "var/lib/demo"],
+        shared_demo(),
+    );
     // The images, linked (cheap) or copied, so paths on screen are the root's.
     let images = d.path().join("images");
     std::fs::create_dir_all(&images).unwrap();
@@ -69,6 +63,23 @@ fn fresh_root() -> tempfile::TempDir {
         }
     }
     d
+}
+
+fn copy_tree(from: &Path, to: &Path, skip: &[&str], base: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let rel = p.strip_prefix(base).unwrap();
+        if skip.iter().any(|s| rel == Path::new(s)) {
+            continue;
+        }
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest, skip, base);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
 }
 
 struct Variant {
@@ -146,6 +157,7 @@ fn check_snapshot(c: &Console<TestBackend>, root: &Path, name: &str, v: &Variant
     settings.add_filter(&format!("{demo_re}[^│|]*"), "[DEMO-PATH] ");
     settings.add_filter(r" +[0-9]+(\.[0-9]+)? (B|KiB|MiB|GiB|TiB)\b", " [SIZE]");
     settings.add_filter(r"[0-9a-f]{32}", "[HEX32]");
+    settings.add_filter(r"(?:[0-9a-f]{2} ){8,}[0-9a-f]{2}", "[HEX BYTES]");
     settings.add_filter(r"link [a-z]+ *", "link [LINK] ");
     settings.add_filter(r"free-space: [^│|]*", "free-space: [SUMMARY] ");
     settings.bind(|| insta::assert_snapshot!(format!("{name}_{}", v.name), text));

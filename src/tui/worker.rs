@@ -213,8 +213,12 @@ pub fn verify(root: ApplianceRoot, image: PathBuf, expected: Sha256, tx: Sender<
                 );
                 if report.ok()
                     && root.config_file().is_file()
-                    && let Err(e) =
-                        crate::journal::record_verified(&root, &report.image_sha256, &img.manifest)
+                    && let Err(e) = crate::journal::record_verified(
+                        &root,
+                        &image,
+                        &report.image_sha256,
+                        &img.manifest,
+                    )
                 {
                     log::warn!("verify passed but could not be recorded in the journal: {e}");
                 }
@@ -242,8 +246,12 @@ pub fn check(
                 let report = crate::check::upgrade_test(&root, &config, &img)
                     .map_err(|e| format!("{e:#}"))?;
                 if report.passed()
-                    && let Some(sha) = &iso_sha256
-                    && let Err(e) = crate::journal::record_check_passed(&root, sha, &img.manifest)
+                    && let Err(e) = crate::journal::record_check_passed(
+                        &root,
+                        &image,
+                        iso_sha256.as_deref(),
+                        &img.manifest,
+                    )
                 {
                     log::warn!(
                         "the upgrade test passed but could not be recorded in the journal: {e}"

@@ -178,8 +178,8 @@ pub fn record_passed(root: &Path, iso: &Path) {
     let r = ApplianceRoot::new(root);
     let img = FirmwareImage::open(iso).unwrap();
     let sha = sha_hex(&std::fs::read(iso).unwrap());
-    upgrade_console::journal::record_verified(&r, &sha, &img.manifest).unwrap();
-    upgrade_console::journal::record_check_passed(&r, &sha, &img.manifest).unwrap();
+    upgrade_console::journal::record_verified(&r, iso, &sha, &img.manifest).unwrap();
+    upgrade_console::journal::record_check_passed(&r, iso, Some(&sha), &img.manifest).unwrap();
 }
 
 /// An appliance root running `OLD_VERSION` from slot A, with slot paths as given

@@ -313,7 +313,19 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
                     format!("{} blocker(s), {} warning(s)", r.blockers(), r.warnings()),
                     st,
                 ));
-                for c in &r.checks {
+                // Blockers first, then warnings, then what passed: at 80x24 what
+                // must be fixed is on screen without scrolling.
+                let mut checks: Vec<_> = r.checks.iter().collect();
+                checks.sort_by_key(|c| {
+                    if c.findings.iter().any(|f| f.severity == Severity::Blocker) {
+                        0
+                    } else if c.findings.is_empty() {
+                        2
+                    } else {
+                        1
+                    }
+                });
+                for c in checks {
                     let mark = if c.findings.iter().any(|f| f.severity == Severity::Blocker) {
                         "[!!]"
                     } else if c.findings.is_empty() {
@@ -345,7 +357,7 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
                         };
                         for (i, l) in wrap(
                             &format!("{} {}: {}", f.severity, f.rule, f.message),
-                            inner_w - 5,
+                            inner_w - 7,
                         )
                         .into_iter()
                         .enumerate()
