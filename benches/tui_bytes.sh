@@ -23,18 +23,20 @@ trap 'rm -rf "$work"' EXIT
 root="$work/demo"
 cap=benches/pty_capture.py
 
-declare -A R
+results="$work/results.tsv"
 for term in vt100 xterm-256color; do
-  R[start,$term]=$(python3 "$cap" start "$BIN" "$root" "$term")
-  R[console,$term]=$(python3 "$cap" console "$BIN" "$root" "$term")
-  R[dialog,$term]=$(python3 "$cap" gauge dialog "$term")
-  R[whiptail,$term]=$(python3 "$cap" gauge whiptail "$term")
+  printf 'start,%s\t%s\n' "$term" "$(python3 "$cap" start "$BIN" "$root" "$term")" >>"$results"
+  printf 'console,%s\t%s\n' "$term" "$(python3 "$cap" console "$BIN" "$root" "$term")" >>"$results"
+  printf 'dialog,%s\t%s\n' "$term" "$(python3 "$cap" gauge dialog "$term")" >>"$results"
+  printf 'whiptail,%s\t%s\n' "$term" "$(python3 "$cap" gauge whiptail "$term")" >>"$results"
 done
 
-python3 - "$BIN" <<PY
+python3 - "$BIN" "$results" <<'PY'
 import json, sys
 R = {}
-$(for k in "${!R[@]}"; do printf 'R[%q] = json.loads(%q)\n' "$k" "${R[$k]}"; done)
+for line in open(sys.argv[2]):
+    key, doc = line.rstrip("\n").split("\t", 1)
+    R[key] = json.loads(doc)
 print(f"binary: {sys.argv[1]}")
 print()
 hdr = f"{'terminal':<15} {'program':<26} {'first paint B':>13} {'B/tick mean':>11} {'median':>6} {'0..100% B':>9} {'1st frame ms':>12} {'settled ms':>10} {'peak RSS KiB':>12}"
