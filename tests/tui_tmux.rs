@@ -328,3 +328,48 @@ fn hang_up_mid_activation_does_not_stop_it() {
     t2.press("2", "7 of 10: Reboot");
     t2.press("q", EXITED);
 }
+
+/// The published hash pasted as Windows `certutil -hashfile` prints it (three lines,
+/// bytes separated by spaces): on vt100 the lines arrive as typed keys, on xterm as
+/// one bracketed paste. Either way the hash is taken and the trailing line does nothing.
+#[test]
+fn certutil_output_pasted_as_the_hash() {
+    let (_d, root) = demo_dir("tui-paste");
+    let digest = std::fs::read_to_string(root.join("images/sps-7.3.1.iso.sha256")).unwrap();
+    let hex = digest.split_whitespace().next().unwrap().to_string();
+    let spaced: Vec<&str> = (0..32).map(|i| &hex[i * 2..i * 2 + 2]).collect();
+    let hash_line = spaced.join(" ");
+    for term in ["vt100", "xterm-256color"] {
+        let t = Tmux::start(&console_cmd(term, &root));
+        t.wait_for("Slot B");
+        tick_prerequisites(&t);
+        t.press("n", "2 of 10");
+        t.press("e", "Type or paste the published SHA-256");
+        let text = format!(
+            "SHA256 hash of sps-7.3.1.iso:\r{hash_line}\rCertUtil: -hashfile command completed successfully.\r"
+        );
+        if term == "vt100" {
+            // No bracketed paste on a VT100: the text arrives as keys, all at once.
+            let st = Command::new("tmux")
+                .args(["-L", &t.socket, "send-keys", "-t", "s", "-l", &text])
+                .status()
+                .unwrap();
+            assert!(st.success());
+        } else {
+            let st = Command::new("tmux")
+                .args(["-L", &t.socket, "set-buffer", &text])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let st = Command::new("tmux")
+                .args(["-L", &t.socket, "paste-buffer", "-p", "-t", "s"])
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        let s = t.wait_for("from typed");
+        assert!(s.contains("2 of 10: Image and hash"), "{term}: {s}");
+        assert!(s.contains(&hex[..32]), "{term}: {s}");
+        t.press("q", EXITED);
+    }
+}

@@ -17,6 +17,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 
+/// Keys closer together than this after an accepted hash are the rest of a paste.
+const PASTE_GAP: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Everything that can change the console's state.
 #[derive(Debug)]
 pub enum Msg {
@@ -187,6 +190,9 @@ pub struct Wizard {
     pub confirm: Option<Confirm>,
     /// What a new console needs to pick up after a hang-up or the reboot.
     pub saved: Persisted,
+    /// After a hash was accepted with Enter: keys arriving faster than anyone types
+    /// are the rest of a paste (certutil's last line) and must not act as commands.
+    pub paste_guard_until: Option<std::time::Instant>,
 }
 
 pub struct App {
@@ -368,6 +374,7 @@ impl App {
                 bundle: None,
                 bundle_path: None,
                 recover: None,
+                paste_guard_until: None,
                 activate: None,
                 reboot: None,
                 confirm: None,
@@ -682,6 +689,8 @@ impl App {
             Msg::Paste(text) => {
                 if self.screen == Screen::Wizard && self.wizard.step == Step::Image {
                     self.wizard.editing_hash = true;
+                    // Terminals send pasted line ends as CR: make them lines again.
+                    let text = text.replace("\r\n", "\n").replace('\r', "\n");
                     self.wizard.hash_input.push_str(&text);
                     self.try_accept_hash(false);
                 }
@@ -834,6 +843,14 @@ impl App {
         if self.wizard.editing_hash && self.screen == Screen::Wizard {
             self.hash_key(k);
             return;
+        }
+        if let Some(until) = self.wizard.paste_guard_until {
+            let now = std::time::Instant::now();
+            if now < until && matches!(k.code, KeyCode::Char(_) | KeyCode::Enter) {
+                self.wizard.paste_guard_until = Some(now + PASTE_GAP);
+                return;
+            }
+            self.wizard.paste_guard_until = None;
         }
         if let Some(c) = self.wizard.confirm
             && matches!(self.screen, Screen::Wizard | Screen::Recovery)
@@ -1214,6 +1231,13 @@ impl App {
     }
 
     fn hash_key(&mut self, k: KeyEvent) {
+        if k.code == KeyCode::Enter {
+            self.try_accept_hash(true);
+            if !self.wizard.editing_hash {
+                self.wizard.paste_guard_until = Some(std::time::Instant::now() + PASTE_GAP);
+            }
+            return;
+        }
         let w = &mut self.wizard;
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         match k.code {
@@ -1226,7 +1250,6 @@ impl App {
             KeyCode::Backspace => {
                 w.hash_input.pop();
             }
-            KeyCode::Enter => self.try_accept_hash(true),
             KeyCode::Char(c) if !ctrl && w.hash_input.len() < 4096 => w.hash_input.push(c),
             _ => {}
         }

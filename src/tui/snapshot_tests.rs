@@ -260,8 +260,16 @@ fn wizard_hash_paste_in_certutil_form() {
         check_snapshot(&c, root.path(), "wizard_hash_entry", v);
         keys(&tx, &format!(" {}", spaced[20..].join(" ")));
         key(&tx, KeyCode::Enter);
+        // certutil's last line follows at once: it must not act as keys ("p", "n"...).
+        keys(&tx, "CertUtil: -hashfile command completed successfully.");
+        key(&tx, KeyCode::Enter);
         settle(&mut c, &tx);
         assert!(!c.app.wizard.editing_hash, "accepted");
+        assert_eq!(
+            c.app.wizard.step,
+            Step::Image,
+            "the pasted tail did nothing"
+        );
         assert_eq!(c.app.wizard.hash_source, "typed");
         assert_eq!(c.app.wizard.expected.map(hex::encode), Some(hex.clone()));
     }
