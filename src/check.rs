@@ -97,6 +97,15 @@ pub fn upgrade_test(
         prerequisite_findings(config),
     );
 
+    // The configuration rules the image carries (src/rules).
+    let input = crate::rules::RuleInput {
+        root,
+        config,
+        manifest: m,
+        current,
+    };
+    report.checks.extend(crate::rules::evaluate(&input)?);
+
     Ok(report)
 }
 

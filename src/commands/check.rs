@@ -50,9 +50,20 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> anyhow::Result<Exit> {
         );
         print!("{}", render_text(&report, &title));
     }
+    if report.passed() {
+        record_passed(ctx, &image)?;
+    }
     Ok(if report.passed() {
         Exit::Success
     } else {
         Exit::Refused
     })
+}
+
+/// Records the passed test in the journal for this image file (its identity: device,
+/// inode, size, modification time), so activation can rely on it while the file is
+/// unchanged.
+fn record_passed(ctx: &Ctx, image: &FirmwareImage) -> anyhow::Result<()> {
+    crate::journal::record_check_passed(&ctx.root, &image.path, None, &image.manifest)?;
+    Ok(())
 }
