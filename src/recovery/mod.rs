@@ -18,6 +18,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Child;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// What recovery did, for the console, the log and `recovery.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +66,47 @@ impl RecoverySession {
         }
         if let Some(h) = self.log_server.take() {
             h.stop();
+        }
+    }
+}
+
+/// Keeps recovery running until `stop` is set: restarts sshd when it dies, waiting
+/// longer after each quick death (0.5 s doubling to 30 s; reset after a minute up).
+/// The `recover` command runs this; the boot phase can too after [`enter_session`].
+pub fn supervise(session: &mut RecoverySession, stop: &AtomicBool) {
+    let mut backoff = Duration::from_millis(500);
+    let mut restart_at: Option<Instant> = None;
+    let mut started = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        let Some((plan, child)) = session.sshd.as_mut() else {
+            continue;
+        };
+        if restart_at.is_none()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            if started.elapsed() > Duration::from_secs(60) {
+                backoff = Duration::from_millis(500);
+            }
+            log::error!("recovery sshd exited ({status}); restarting in {backoff:?}");
+            restart_at = Some(Instant::now() + backoff);
+        }
+        if let Some(t) = restart_at
+            && Instant::now() >= t
+        {
+            restart_at = None;
+            match plan.start() {
+                Ok(c) => {
+                    log::info!("recovery sshd restarted (pid {})", c.id());
+                    *child = c;
+                    started = Instant::now();
+                }
+                Err(e) => {
+                    log::error!("recovery sshd restart failed: {e}");
+                    restart_at = Some(Instant::now() + backoff);
+                }
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     }
 }
@@ -258,8 +301,18 @@ pub fn enter_session(
                 }
                 session.log_server = Some(h);
             }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                // The boot phase's server already serves these addresses and keeps
+                // running in recovery; /bundle follows recovery.json there too.
+                log::info!("recovery: the boot log server is already running");
+                report.log_server = config
+                    .web
+                    .listen
+                    .iter()
+                    .map(|a| format!("http://{a}/"))
+                    .collect();
+            }
             Err(e) => {
-                // Already served by the boot phase on the same addresses is fine.
                 log::warn!("recovery: boot log server: {e}");
                 report.log_server_error = Some(e.to_string());
             }
