@@ -17,8 +17,8 @@ use serde::Serialize;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Child;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What recovery did, for the console, the log and `recovery.json`.
@@ -118,9 +118,20 @@ pub fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Recovery entered from inside another operation keeps running for the life of
-/// the process (the boot phase hands over and stays in the foreground).
-static SESSION: Mutex<Option<RecoverySession>> = Mutex::new(None);
+/// Recovery entered from inside another operation (the boot phase) runs in the
+/// background for the life of the process: a supervisor thread owns sshd and the log
+/// server, restarting sshd when it dies, until [`stop_background`].
+type Background = (Arc<AtomicBool>, std::thread::JoinHandle<()>);
+static BACKGROUND: Mutex<Option<Background>> = Mutex::new(None);
+
+/// Stops recovery started by [`enter`] in this process (sshd and the log server).
+pub fn stop_background() {
+    let old = BACKGROUND.lock().ok().and_then(|mut g| g.take());
+    if let Some((stop, handle)) = old {
+        stop.store(true, Ordering::SeqCst);
+        let _ = handle.join();
+    }
+}
 
 /// var/lib/upgrade-console/recovery.json
 pub fn report_file(root: &ApplianceRoot) -> PathBuf {
@@ -128,18 +139,26 @@ pub fn report_file(root: &ApplianceRoot) -> PathBuf {
 }
 
 /// Enters recovery mode and returns what it did. sshd and the log server keep
-/// running after it returns (for the life of this process; sshd beyond it).
+/// running after it returns, supervised by a background thread, for the life of this
+/// process (the caller, e.g. the boot phase, stays in the foreground).
 pub fn enter(
     root: &ApplianceRoot,
     config: &Config,
     reason: &str,
 ) -> anyhow::Result<RecoveryReport> {
-    let (report, session) = enter_session(root, config, reason)?;
-    if let Ok(mut s) = SESSION.lock() {
-        if let Some(old) = s.take() {
-            old.stop();
-        }
-        *s = Some(session);
+    // A second entry replaces the first (its ports must be free first).
+    stop_background();
+    let (report, mut session) = enter_session(root, config, reason)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = std::thread::Builder::new()
+        .name("recovery-supervisor".into())
+        .spawn(move || {
+            supervise(&mut session, &flag);
+            session.stop();
+        })?;
+    if let Ok(mut g) = BACKGROUND.lock() {
+        *g = Some((stop, handle));
     }
     Ok(report)
 }
