@@ -5,6 +5,7 @@
 
 mod recovery_util;
 use recovery_util::*;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn assert_refused(lab: &Lab, key: Option<&std::path::Path>, extra: &[&str], what: &str) {
@@ -333,4 +334,92 @@ fn enter_from_the_library_keeps_recovery_running_in_the_background() {
         "{}",
         out_text(&o)
     );
+}
+
+/// A demo or test root in the machine's own network namespace must not reconfigure
+/// the machine: recovery reports why it left interfaces and SSH alone. (The config
+/// names interfaces the host does not have, so even a broken guard could not harm it.)
+#[test]
+fn a_directory_root_in_the_host_namespace_leaves_the_network_alone() {
+    require_root();
+    let dir = tempfile::Builder::new()
+        .prefix("recovery-host")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let root = dir.path().join("appliance");
+    let o = sh(Command::new(bin())
+        .arg("demo")
+        .arg(&root)
+        .stdin(Stdio::null()));
+    assert!(o.status.success());
+    let cfg = config(false)
+        .replace("\"eth0\"", "\"ucnone0\"")
+        .replace("\"eth1\"", "\"ucnone1\"")
+        .replace(
+            &format!("listen = [\"{APPL_ETH0}:{WEB_PORT}\", \"{APPL_ETH1}:{WEB_PORT}\"]"),
+            "listen = [\"127.0.0.1:0\"]",
+        );
+    std::fs::write(root.join("etc/appliance/appliance.toml"), cfg).unwrap();
+    let dry = sh(Command::new(bin())
+        .arg("--root")
+        .arg(&root)
+        .args(["recover", "--dry-run"]));
+    assert!(
+        out_text(&dry).contains("NOT touch the network"),
+        "{}",
+        out_text(&dry)
+    );
+    let out = dir.path().join("recover.out");
+    let mut p = Proc(Some(
+        Command::new(bin())
+            .arg("--root")
+            .arg(&root)
+            .arg("recover")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let report_path = root.join("var/lib/upgrade-console/recovery.json");
+    let report: serde_json::Value = loop {
+        assert!(
+            p.exited().is_none(),
+            "{}",
+            std::fs::read_to_string(&out).unwrap()
+        );
+        if let Ok(t) = std::fs::read_to_string(&report_path)
+            && t.contains("\"log_server\": [\n")
+        {
+            break serde_json::from_str(&t).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let why = report["ssh_error"].as_str().unwrap();
+    assert!(
+        why.contains("not in a network namespace of its own"),
+        "{report}"
+    );
+    assert!(report["ssh_port"].is_null());
+    for i in report["interfaces"].as_array().unwrap() {
+        let e = i["steps"][0]["error"].as_str().unwrap();
+        assert!(e.contains("not in a network namespace of its own"), "{e}");
+    }
+    assert!(
+        !root
+            .join("var/lib/upgrade-console/recovery/sshd_config")
+            .exists()
+    );
+    // The bundle and the log server still work: they touch nothing of the host.
+    assert!(
+        report["bundle"]
+            .as_str()
+            .is_some_and(|b| std::path::Path::new(b).is_file())
+    );
+    assert_eq!(
+        report["log_server"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    assert!(p.terminate().unwrap().success());
 }

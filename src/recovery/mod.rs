@@ -5,6 +5,7 @@
 //! var/lib/upgrade-console/recovery.json so the console and support can see why the
 //! box is in recovery and how to reach it.
 
+pub mod host_guard;
 pub mod netlink;
 pub mod sshd;
 
@@ -201,7 +202,15 @@ pub fn enter_session(
     save_progress(root, "network", 0.1, &format!("recovery: {reason}"));
 
     let mut interfaces = Vec::new();
-    match netlink::Netlink::open() {
+    let off_limits = host_guard::network_off_limits(root);
+    let net = match &off_limits {
+        Some(why) => {
+            log::warn!("recovery: {why}");
+            Err(why.clone())
+        }
+        None => netlink::Netlink::open().map_err(|e| e.to_string()),
+    };
+    match net {
         Ok(mut nl) => {
             for (i, iface) in config.network.interfaces.iter().enumerate() {
                 let r = netlink::bring_up(&mut nl, iface, i);
@@ -215,7 +224,9 @@ pub fn enter_session(
             }
         }
         Err(e) => {
-            log::error!("recovery: {e}");
+            if off_limits.is_none() {
+                log::error!("recovery: {e}");
+            }
             for iface in &config.network.interfaces {
                 interfaces.push(InterfaceResult {
                     name: iface.name.clone(),
@@ -225,7 +236,7 @@ pub fn enter_session(
                     steps: vec![netlink::Step {
                         action: "netlink".into(),
                         ok: false,
-                        error: Some(e.to_string()),
+                        error: Some(e.clone()),
                     }],
                 });
             }
@@ -261,6 +272,8 @@ pub fn enter_session(
     if sealed {
         report.ssh_error = Some("sealed: no SSH".into());
         log::warn!("recovery: sealed: no SSH");
+    } else if let Some(why) = off_limits {
+        report.ssh_error = Some(why);
     } else {
         save_progress(root, "ssh", 0.4, &format!("recovery: {reason}"));
         let plan = sshd::SshdPlan::new(root, listen);
@@ -425,6 +438,9 @@ pub fn plan_text(root: &ApplianceRoot, config: &Config, reason: &str) -> String 
     let mut s = String::new();
     let _ = writeln!(s, "Recovery would (dry run, nothing changed):");
     let _ = writeln!(s, "  record why: {reason}");
+    if let Some(why) = host_guard::network_off_limits(root) {
+        let _ = writeln!(s, "  NOT touch the network or start SSH: {why}");
+    }
     let mut listen = Vec::new();
     for i in &config.network.interfaces {
         let idx = match netlink::if_index(&i.name) {
