@@ -97,6 +97,15 @@ pub fn upgrade_test(
         prerequisite_findings(config),
     );
 
+    // The new firmware's configuration rules, then HA, System Monitor, core dumps.
+    let input = crate::rules::RuleInput {
+        root,
+        config,
+        manifest: m,
+        current,
+    };
+    report.checks.extend(crate::rules::evaluate(&input)?);
+
     Ok(report)
 }
 

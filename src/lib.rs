@@ -21,6 +21,7 @@ pub mod iso_build;
 pub mod manifest;
 pub mod progress;
 pub mod root;
+pub mod rules;
 pub mod slot_status;
 pub mod space;
 pub mod status;
