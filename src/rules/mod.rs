@@ -169,7 +169,22 @@ impl Rule {
 fn params<T: DeserializeOwned>(kind: &str, table: &toml::Table) -> Result<T, RuleError> {
     toml::Value::Table(table.clone())
         .try_into()
-        .map_err(|e: toml::de::Error| bad(kind, e.message().trim().replace('\n', " ")))
+        .map_err(|e: toml::de::Error| {
+            // The message alone does not always name the key: show the parameters.
+            let shown = toml::to_string(table)
+                .unwrap_or_default()
+                .lines()
+                .collect::<Vec<_>>()
+                .join(", ");
+            bad(
+                kind,
+                format!(
+                    "{} (parameters: {})",
+                    e.message().trim().replace('\n', " "),
+                    quote_safe(&shown)
+                ),
+            )
+        })
 }
 
 pub(crate) fn bad(kind: &str, problem: impl Into<String>) -> RuleError {
@@ -185,8 +200,8 @@ fn quote_safe(s: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
-    if clean.chars().count() > 64 {
-        format!("{}...", clean.chars().take(61).collect::<String>())
+    if clean.chars().count() > 120 {
+        format!("{}...", clean.chars().take(117).collect::<String>())
     } else {
         clean
     }

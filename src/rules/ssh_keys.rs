@@ -10,7 +10,7 @@ use crate::finding::{CheckOutcome, Finding};
 use crate::root::ApplianceRoot;
 use serde::Deserialize;
 use ssh_key::public::KeyData;
-use ssh_key::{Certificate, HashAlg, PrivateKey, PublicKey};
+use ssh_key::{HashAlg, PrivateKey, PublicKey};
 
 pub const CHECK: &str = "ssh-keys";
 pub const RULE_SIZE: &str = "ssh-key-size";
@@ -164,19 +164,17 @@ pub fn keys_in(bytes: &[u8], label: &str) -> Result<Vec<SshKeyInfo>, String> {
         }
         let key_text = words[at..].join(" ");
         if alg.contains("-cert-v01@openssh.com") {
-            let c = Certificate::from_openssh(&key_text).map_err(|e| {
-                format!(
-                    "line {}: the OpenSSH certificate cannot be read ({e})",
-                    i + 1
-                )
-            })?;
-            let fp = PublicKey::from(c.public_key().clone())
-                .fingerprint(HashAlg::Sha256)
-                .to_string();
+            // ssh-key refuses certificates valid "forever" (the ssh-keygen default),
+            // so the certified key is read from the wire format here.
+            let kind = words
+                .get(at + 1)
+                .and_then(|b| base64_decode(b))
+                .and_then(|blob| certified_key(&blob))
+                .ok_or_else(|| format!("line {}: the OpenSSH certificate cannot be read", i + 1))?;
             out.push(SshKeyInfo {
                 place,
-                kind: kind_of(c.public_key()),
-                fingerprint: Some(fp),
+                kind,
+                fingerprint: None,
             });
             continue;
         }
@@ -192,6 +190,60 @@ pub fn keys_in(bytes: &[u8], label: &str) -> Result<Vec<SshKeyInfo>, String> {
         return Err("it holds no key".into());
     }
     Ok(out)
+}
+
+/// Standard base64 (padding optional), as in OpenSSH key lines.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut n) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((acc >> n) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Reads one SSH wire-format string (u32 length, bytes).
+fn wire_string<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = u32::from_be_bytes(buf.get(..4)?.try_into().ok()?) as usize;
+    let s = buf.get(4..4usize.checked_add(len)?)?;
+    *buf = &buf[4 + len..];
+    Some(s)
+}
+
+/// The key inside an OpenSSH certificate blob (PROTOCOL.certkeys: type, nonce, then
+/// the key's own fields).
+fn certified_key(blob: &[u8]) -> Option<SshKind> {
+    let mut b = blob;
+    let alg = std::str::from_utf8(wire_string(&mut b)?).ok()?.to_string();
+    wire_string(&mut b)?; // nonce
+    Some(match alg.as_str() {
+        "ssh-rsa-cert-v01@openssh.com" => {
+            wire_string(&mut b)?; // e
+            SshKind::Rsa(bit_len(wire_string(&mut b)?))
+        }
+        "ssh-dss-cert-v01@openssh.com" => SshKind::Dsa(bit_len(wire_string(&mut b)?)),
+        "ssh-ed25519-cert-v01@openssh.com" | "sk-ssh-ed25519-cert-v01@openssh.com" => {
+            SshKind::Ed25519
+        }
+        a if a.starts_with("ecdsa-sha2-") || a.starts_with("sk-ecdsa-sha2-") => {
+            SshKind::Ecdsa(String::from_utf8_lossy(wire_string(&mut b)?).into_owned())
+        }
+        other => SshKind::Other(quote_safe(other)),
+    })
 }
 
 fn with_comment(place: &str, comment: &str) -> String {
