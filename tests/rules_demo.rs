@@ -7,7 +7,7 @@ mod common;
 mod rules_support;
 
 use rules_support::*;
-use upgrade_console::finding::Severity::{self, Blocker, Warning};
+use upgrade_console::finding::Severity::{self, Blocker};
 use upgrade_console::iso::FirmwareImage;
 use upgrade_console::iso_build::build_iso;
 use upgrade_console::root::ApplianceRoot;
