@@ -61,7 +61,8 @@ signed "Demo Old Intermediate CA (SHA-1)" rsa:2048 sha1 "$T/oroot.key" "$T/oroot
 signed "rdp-gateway.example.com" rsa:2048 sha256 "$T/oint.key" "$T/oint.pem" "$T/cp.key" "$T/cp.pem" leaf
 cat "$T/cp.pem" "$T/oint.pem" "$T/oroot.pem" > broken/connection-policy.pem
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime192v1 -nodes -keyout "$T/p192.key" \
-  -out broken/smtp-server.pem -sha256 -days $days -subj "/O=Demo/CN=smtp.example.com (P-192)" 2>/dev/null
+  -out broken/smtp-server.pem -sha256 -days $days -subj "/O=Demo/CN=smtp.example.com (P-192)" \
+  -addext basicConstraints=CA:FALSE 2>/dev/null
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/md5.key" -out broken/syslog-client.pem -md5 -days $days \
   -subj "/O=Demo/CN=syslog-client.sps-demo.example.com (MD5)" -addext basicConstraints=CA:FALSE 2>/dev/null
 ssh-keygen -q -t dsa -N "" -C "root@sps-demo (DSA host key)" -f "$T/host_dsa"

@@ -128,7 +128,7 @@ pub fn check(product: &toml::Table, p: &RangeParams) -> CheckOutcome {
                 Finding::blocker(
                     &id,
                     format!(
-                        "product.{key} is {}; the new firmware accepts only {}",
+                        "product.{key} is {}; the new firmware needs a value {}",
                         p.show(x),
                         p.wanted()
                     ),

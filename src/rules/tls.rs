@@ -618,7 +618,10 @@ fn check_ref(
         Err(why) => vec![
             Finding::blocker(
                 RULE_FILE,
-                format!("the {usage} certificate file {} {why}", r.path),
+                format!(
+                    "the {usage} certificate file {} cannot be checked: {why}",
+                    r.path
+                ),
             )
             .value(show_value(&toml::Value::String(r.path.clone())))
             .at(product_location(&format!("{}.path", r.key)))
