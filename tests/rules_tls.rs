@@ -329,3 +329,31 @@ fn thresholds_come_from_the_manifest() {
         "{o:#?}"
     );
 }
+
+#[test]
+fn truncated_and_corrupted_files_are_findings_not_crashes() {
+    let lab = Lab::new();
+    lab.sh(
+        "leaf cut rsa:2048 sha256 cut.pem
+         openssl x509 -in cut.pem -outform DER -out cut.der",
+    );
+    let der = std::fs::read(lab.work.join("cut.der")).unwrap();
+    let pem = std::fs::read(lab.work.join("cut.pem")).unwrap();
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for n in (0..der.len()).step_by(23) {
+        cases.push(der[..n].to_vec());
+        let mut flipped = der.clone();
+        flipped[n] ^= 0xff;
+        cases.push(flipped);
+    }
+    for n in (30..pem.len()).step_by(41) {
+        cases.push(pem[..n].to_vec());
+    }
+    for (i, bytes) in cases.iter().enumerate() {
+        let name = format!("tls-file_corrupt-{i}.pem");
+        std::fs::write(lab.path(&format!("etc/appliance/certs/{name}")), bytes).unwrap();
+        // Every case yields an outcome; the rule never panics.
+        let o = tls(&lab, &[(&name, "web")]);
+        assert_eq!(o.check, "tls-keys");
+    }
+}

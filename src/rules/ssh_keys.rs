@@ -329,7 +329,10 @@ fn check_ref(
         Ok(b) => b,
         Err(why) => return vec![unreadable(why)],
     };
-    match keys_in(&bytes, &r.path) {
+    // A parser bug on a hostile file must be a finding, not a crash of the test.
+    let parsed = std::panic::catch_unwind(|| keys_in(&bytes, &r.path))
+        .unwrap_or_else(|_| Err("the key parser failed on it".into()));
+    match parsed {
         Ok(found) => {
             *keys += found.len();
             found.iter().filter_map(|k| judge(k, &usage, p)).collect()

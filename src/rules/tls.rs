@@ -614,7 +614,17 @@ fn check_ref(
         quote_safe(&r.usage)
     };
     match read_key_file(root, &r.path) {
-        Ok(bytes) => check_bytes(&bytes, &r.path, &usage, p, counts),
+        // A parser bug on a hostile file must be a finding, not a crash of the test.
+        Ok(bytes) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check_bytes(&bytes, &r.path, &usage, p, counts)
+        }))
+        .unwrap_or_else(|_| {
+            vec![file_finding(
+                &r.path,
+                &usage,
+                "the certificate parser failed on it",
+            )]
+        }),
         Err(why) => vec![
             Finding::blocker(
                 RULE_FILE,
