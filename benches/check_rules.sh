@@ -1,121 +1,117 @@
 #!/usr/bin/env bash
-# `check` with the configuration rules on an appliance whose appliance.toml names
-# 1,000 certificates and 1,000 SSH keys: wall time and peak memory (goal < 1 s and
-# < 64 MiB), for the whole `check ISO` command and for the rules alone
-# (examples/rules_bench.rs: rules::evaluate). Peers in the same run: openssl parsing
-# the same 1,000 certificates (`openssl x509 -noout -text`, one process per file,
-# as a shell loop over the files would) and ssh-keygen fingerprinting the same 1,000
-# keys (`ssh-keygen -l -f`). Runs are interleaved; the median is reported.
+# `check` with the image's TLS and SSH rules over 1,000 certificate files (each a
+# leaf + CA chain: 2,000 certificates) and 1,000 SSH public keys, against peers in
+# the same run: `openssl x509 -noout -text` and `ssh-keygen -l -f` over the same
+# files. Also `check` with a rule-less image, to show what the rules add. Runs are
+# interleaved and the median taken; peak memory from /usr/bin/time -v.
+# Goals: check with rules under 1 s and under 64 MiB.
 #   bash benches/check_rules.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
+n=1000
 work=${BENCH_DIR:-/tmp/upgrade-console-bench-rules}
-cargo build --release -q --bin upgrade-console --example rules_bench
+cargo build --release -q
 bin=$PWD/target/release/upgrade-console
-ex=$PWD/target/release/examples/rules_bench
-root=$work/appliance
-rules=$PWD/assets/demo/rules.toml
+root=$work/root
 
 if [ ! -f "$work/ready" ]; then
-  rm -rf "$work"; mkdir -p "$work/keys"
-  "$bin" demo "$root" </dev/null >/dev/null 2>&1
-  certs=$root/etc/appliance/certs keys=$root/etc/appliance/keys
-  mkdir -p "$certs" "$keys"
-  ( cd "$work/keys"
-    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa2048 2>/dev/null
-    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out rsa1024 2>/dev/null
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out p256 2>/dev/null
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-192 -out p192 2>/dev/null )
-  # 1,000 distinct certificates: mostly RSA-2048 and P-256 with SHA-256; every 10th
-  # RSA-1024, every 10th P-192, every 20th SHA-1-signed: about 150 findings.
-  for i in $(seq 1 1000); do
-    case $((i % 10)) in 0) k=rsa1024 ;; 5) k=p192 ;; 1|3|7|9) k=p256 ;; *) k=rsa2048 ;; esac
-    h=sha256; [ $((i % 20)) = 2 ] && h=sha1
-    openssl req -x509 -key "$work/keys/$k" -"$h" -days 365 -subj "/O=Bench/CN=host-$i.example.com" \
-      -addext basicConstraints=CA:FALSE -out "$certs/c$i.pem" 2>/dev/null
+  rm -rf "$work"; mkdir -p "$work/gen" "$root"
+  "$bin" demo "$root" >/dev/null
+  # 100 distinct certificates (RSA-2048, RSA-3072, P-256, P-384 leaves under one
+  # CA) and 100 distinct SSH keys, spread over 1,000 distinct paths each.
+  g=$work/gen
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$g/ca.key" -out "$g/ca.pem" \
+    -subj "/CN=Bench CA" -days 30 -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+  specs=(rsa:2048 rsa:3072 ec:P-256 ec:P-384)
+  for i in $(seq 0 99); do
+    spec=${specs[$((i % 4))]}
+    case $spec in
+      ec:*) ka=(-newkey ec -pkeyopt "ec_paramgen_curve:${spec#ec:}") ;;
+      *) ka=(-newkey "$spec") ;;
+    esac
+    openssl req -new "${ka[@]}" -nodes -keyout "$g/k$i" -out "$g/c$i.csr" -subj "/CN=host-$i.bench" 2>/dev/null
+    openssl x509 -req -in "$g/c$i.csr" -CA "$g/ca.pem" -CAkey "$g/ca.key" -CAcreateserial \
+      -out "$g/c$i.pem" -days 30 -sha256 2>/dev/null
+    cat "$g/ca.pem" >> "$g/c$i.pem"
+    case $((i % 3)) in
+      0) ssh-keygen -q -t ed25519 -N '' -f "$g/s$i" ;;
+      1) ssh-keygen -q -t ecdsa -b 256 -N '' -f "$g/s$i" ;;
+      2) ssh-keygen -q -t rsa -b 2048 -N '' -f "$g/s$i" ;;
+    esac
   done
-  # 1,000 distinct SSH keys: Ed25519, ECDSA, RSA-3072, and every 50th DSA.
-  for i in $(seq 1 1000); do
-    case $((i % 10)) in 0|5) t="-t ecdsa -b 256" ;; 3) t="-t rsa -b 3072" ;; *) t="-t ed25519" ;; esac
-    [ $((i % 50)) = 0 ] && t="-t dsa"
-    ssh-keygen -q $t -N "" -C "key-$i" -f "$work/keys/s$i"
-    mv "$work/keys/s$i.pub" "$keys/k$i.pub"; rm -f "$work/keys/s$i"
+  mkdir -p "$root/etc/appliance/certs" "$root/etc/appliance/keys"
+  certs="" keys=""
+  for i in $(seq 0 $((n - 1))); do
+    cp "$g/c$((i % 100)).pem" "$root/etc/appliance/certs/cert-$i.pem"
+    cp "$g/s$((i % 100)).pub" "$root/etc/appliance/keys/key-$i.pub"
+    certs+="{ path = \"etc/appliance/certs/cert-$i.pem\", use = \"web\" }, "
+    keys+="{ path = \"etc/appliance/keys/key-$i.pub\", use = \"ssh-host\" }, "
   done
-  python3 - "$root/etc/appliance/appliance.toml" <<'PY'
-import sys
-p = sys.argv[1]
-text = open(p).read()
-head, _, rest = text.partition("[product]")
-lines = ["[product]", "disk_fillup_prevention_percent = 80", "ldap_response_timeout_s = 120",
-         "rdp_settings = [\"default\"]", "inband_destinations = [\"files.example.com\"]",
-         "plugins = [{ name = \"credstore\", version = \"2.2.0\" }]",
-         "external_indexers = [{ host = \"idx-1.example.com\", version = \"7.3.1\" }]",
-         "certificates = ["]
-lines += [f'  {{ path = "etc/appliance/certs/c{i}.pem", use = "web" }},' for i in range(1, 1001)]
-lines += ["]", "ssh_keys = ["]
-lines += [f'  {{ path = "etc/appliance/keys/k{i}.pub", use = "ssh-host" }},' for i in range(1, 1001)]
-lines += ["]"]
-open(p, "w").write(head + "\n".join(lines) + "\n")
-PY
-  # The demo's 7.3.1 image with the demo rules appended to its manifest.
-  mkdir -p "$work/iso"
-  xorriso -osirrox on -indev "$root/images/sps-7.3.1.iso" -extract / "$work/iso" >/dev/null 2>&1
-  chmod -R u+w "$work/iso"
-  cat "$rules" >> "$work/iso/firmware/manifest.toml"
-  xorriso -as mkisofs -quiet -R -J -V SPS_7_3_1 -o "$work/rules.iso" "$work/iso" 2>/dev/null
+  # [product] is the demo configuration's last table: append to it.
+  printf 'certificates = [%s]\nssh_keys = [%s]\n' "$certs" "$keys" >> "$root/etc/appliance/appliance.toml"
+  # The demo's 7.3.1 image, its manifest given the TLS and SSH rules.
+  x=$work/iso; mkdir -p "$x"
+  xorriso -osirrox on -indev "$root/images/sps-7.3.1.iso" -extract / "$x" 2>/dev/null
+  chmod -R u+w "$x"
+  printf '\n[[rules]]\nkind = "tls-keys"\n\n[[rules]]\nkind = "ssh-keys"\n' >> "$x/firmware/manifest.toml"
+  xorriso -as mkisofs -quiet -o "$work/rules.iso" -J -R -V SPS_7_3_1 "$x" 2>/dev/null
+  rm -rf "$x"
   touch "$work/ready"
 fi
-certs=$root/etc/appliance/certs keys=$root/etc/appliance/keys
+cp "$root/images/sps-7.3.1.iso" "$work/plain.iso" 2>/dev/null || true
 
-# One run under /usr/bin/time -v: prints "seconds max_rss_kib".
-measure() {
-  local out
-  out=$( { /usr/bin/time -v "$@" >/dev/null 2>/dev/null; } 2>&1 || true)
+# Sanity: the rules ran over every file and passed.
+out=$("$bin" --root "$root" check "$work/rules.iso") || { echo "$out"; echo "check failed" >&2; exit 1; }
+echo "$out" | grep -E "tls-keys|ssh-keys" | sed 's/^/  /'
+
+# Peers: one process per file (what a shell script would do), and one process over
+# all the files concatenated (the parsing alone).
+cat "$root"/etc/appliance/certs/*.pem > "$work/all-certs.pem"
+cat "$root"/etc/appliance/keys/*.pub > "$work/all-keys.pub"
+peer_openssl() { for f in "$root"/etc/appliance/certs/*.pem; do openssl x509 -noout -text -in "$f" >/dev/null; done; }
+peer_sshkeygen() { for f in "$root"/etc/appliance/keys/*.pub; do ssh-keygen -l -f "$f" >/dev/null; done; }
+peer_openssl_one() { openssl crl2pkcs7 -nocrl -certfile "$work/all-certs.pem" | openssl pkcs7 -print_certs -text -noout >/dev/null; }
+peer_sshkeygen_one() { ssh-keygen -l -f "$work/all-keys.pub" >/dev/null; }
+export -f peer_openssl peer_sshkeygen peer_openssl_one peer_sshkeygen_one; export root work
+
+measure() { # prints "seconds maxrss_kib" for one run (time -v's clock is too coarse)
+  local f s e; f=$(mktemp)
+  s=$(date +%s.%N)
+  /usr/bin/time -v -o "$f" "$@" >/dev/null 2>&1 || true
+  e=$(date +%s.%N)
   local wall rss
-  wall=$(printf '%s\n' "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {print $2}')
-  rss=$(printf '%s\n' "$out" | awk -F': ' '/Maximum resident set size/ {print $2}')
-  # h:mm:ss or m:ss.ss -> seconds
-  echo "$wall" | awk -F: '{s=0; for(i=1;i<=NF;i++) s=s*60+$i; printf "%.3f ", s}'
-  echo "$rss"
+  wall=$(echo "$e - $s" | bc -l)
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$f")
+  rm -f "$f"; echo "$wall $rss"
 }
-openssl_all() { for f in "$certs"/c*.pem; do openssl x509 -noout -text -in "$f" >/dev/null; done; }
-sshkeygen_all() { for f in "$keys"/k*.pub; do ssh-keygen -l -f "$f" >/dev/null; done; }
-export -f openssl_all sshkeygen_all; export certs keys
-
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-maxof() { sort -g | tail -1; }
 
-tools=(check rules openssl ssh-keygen)
 declare -A T M
-for t in "${tools[@]}"; do T[$t]=""; M[$t]=""; done
-code=0; "$bin" --root "$root" check "$work/rules.iso" >/dev/null 2>&1 || code=$?
-for i in $(seq "$runs"); do
-  for t in "${tools[@]}"; do
-    case $t in
-      check) r=$(measure "$bin" --root "$root" check "$work/rules.iso") ;;
-      rules) r=$(measure "$ex" "$root" "$rules") ;;
-      openssl) r=$(measure bash -c openssl_all) ;;
-      ssh-keygen) r=$(measure bash -c sshkeygen_all) ;;
+names=("check, rules" "check, no rules" "openssl, 1 process" "ssh-keygen, 1 process" "openssl x509, per file" "ssh-keygen, per file")
+for r in $(seq "$runs"); do
+  for name in "${names[@]}"; do
+    case $name in
+      "check, rules") res=$(measure "$bin" --root "$root" check "$work/rules.iso") ;;
+      "check, no rules") res=$(measure "$bin" --root "$root" check "$work/plain.iso") ;;
+      "openssl, 1 process") res=$(measure bash -c peer_openssl_one) ;;
+      "ssh-keygen, 1 process") res=$(measure bash -c peer_sshkeygen_one) ;;
+      "openssl x509, per file") res=$(measure bash -c peer_openssl) ;;
+      "ssh-keygen, per file") res=$(measure bash -c peer_sshkeygen) ;;
     esac
-    T[$t]+="${r% *}"$'\n'; M[$t]+="${r#* }"$'\n'
+    T[$name]+="${res% *}"$'\n'; M[$name]+="${res#* }"$'\n'
   done
 done
 
-summary=$("$ex" "$root" "$rules")
-printf '\n1,000 certificates + 1,000 SSH keys in appliance.toml; %s runs, median wall time, max peak RSS\n' "$runs"
-printf '%s\n(check exit code %s: 1 = blockers found, as intended)\n\n' "$summary" "$code"
-printf '%-44s %9s %10s %10s\n' tool seconds "peak MiB" "ratio"
-base=$(printf '%s' "${T[rules]}" | median)
-for t in "${tools[@]}"; do
-  s=$(printf '%s' "${T[$t]}" | median)
-  m=$(printf '%s' "${M[$t]}" | maxof)
-  case $t in
-    check) name="upgrade-console check ISO (whole test)" ;;
-    rules) name="rules::evaluate (examples/rules_bench)" ;;
-    openssl) name="openssl x509 -noout -text, 1,000 certs" ;;
-    ssh-keygen) name="ssh-keygen -l -f, 1,000 keys" ;;
-  esac
-  printf '%-44s %9.3f %10.1f %9.1fx\n' "$name" "$s" "$(echo "$m / 1024" | bc -l)" "$(echo "$s / $base" | bc -l)"
+base=$(printf '%s' "${T["check, rules"]}" | median)
+echo
+echo "check over $n certificate files (2 certs each) + $n SSH keys; median of $runs runs"
+printf '%-24s %10s %14s %14s\n' tool "wall (s)" "peak RSS MiB" "time / check"
+for name in "${names[@]}"; do
+  t=$(printf '%s' "${T[$name]}" | median)
+  m=$(printf '%s' "${M[$name]}" | sort -g | tail -1)
+  printf '%-24s %10.3f %14.1f %13.2fx\n' "$name" "$t" "$(echo "$m / 1024" | bc -l)" "$(echo "$t / $base" | bc -l)"
 done
-printf '\nratio = seconds / rules::evaluate seconds (peer tools parse one file per process).\n'
+echo "goals: check with rules < 1 s and < 64 MiB. Peers: openssl x509 -noout -text and"
+echo "ssh-keygen -l -f, per file or once over all files concatenated (openssl crl2pkcs7 |"
+echo "pkcs7 -print_certs -text); their peak RSS is that of the largest single process."

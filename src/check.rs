@@ -97,7 +97,7 @@ pub fn upgrade_test(
         prerequisite_findings(config),
     );
 
-    // The new firmware's configuration rules, then HA, System Monitor, core dumps.
+    // The configuration rules the image carries (src/rules).
     let input = crate::rules::RuleInput {
         root,
         config,

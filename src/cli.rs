@@ -47,8 +47,25 @@ pub enum Command {
     Verify(VerifyArgs),
     /// The upgrade test: path, free space, licence, configuration rules, prerequisites.
     Check(CheckArgs),
+    /// Write the image's payload to the inactive slot, verify it, boot it once after reboot.
+    Activate(ActivateArgs),
+    /// Reboot into the slot chosen for the next boot (on a demo/test root: run that boot).
+    Reboot,
+    /// The boot phase, run by init on every boot: trial boot, phase 1, commit or rollback.
+    Boot,
+    /// The background migration of the committed firmware (resumable).
+    Phase2,
     /// Central cluster: the order in which the nodes must be upgraded.
     Cluster(ClusterArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ActivateArgs {
+    /// The firmware ISO (verify and check must have passed for it).
+    pub iso: PathBuf,
+    /// Do not ask for confirmation (automation).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -117,6 +134,10 @@ pub fn run(cli: Cli) -> Exit {
         Command::Status => crate::commands::status::run(&ctx),
         Command::Verify(a) => crate::commands::verify::run(&ctx, &a),
         Command::Check(a) => crate::commands::check::run(&ctx, &a),
+        Command::Activate(a) => crate::commands::activate::run(&ctx, &a),
+        Command::Reboot => crate::commands::reboot::run(&ctx),
+        Command::Boot => crate::commands::boot::run(&ctx),
+        Command::Phase2 => crate::commands::phase2::run(&ctx),
         Command::Cluster(a) => crate::commands::cluster::run(&ctx, &a),
     };
     match result {

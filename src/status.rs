@@ -61,6 +61,11 @@ pub struct StatusReport {
     pub sealed: bool,
     pub interfaces: Vec<InterfaceView>,
     pub operation: Option<Progress>,
+    /// The upgrade state from the journal, in one line.
+    pub upgrade: Option<String>,
+    /// The last upgrade's outcome as the operator must hear it (rolled back, recovery...).
+    pub last_upgrade: Option<String>,
+    pub phase2: Option<crate::phase2::Phase2Summary>,
     pub system: SystemView,
 }
 
@@ -159,6 +164,11 @@ pub fn gather(root: &ApplianceRoot, config: &Config) -> anyhow::Result<StatusRep
             })
             .collect(),
         operation: Progress::load(root),
+        upgrade: crate::journal::current_state(root)
+            .ok()
+            .map(|s| s.describe()),
+        last_upgrade: crate::boot::after_boot_message(root),
+        phase2: crate::phase2::phase2_summary(root),
         system,
     })
 }
@@ -238,6 +248,16 @@ pub fn render_text(s: &StatusReport) -> String {
             i.addresses.join(" "),
             if i.management { "  (management)" } else { "" }
         );
+    }
+    if s.upgrade.is_some() || s.last_upgrade.is_some() || s.phase2.is_some() {
+        let _ = writeln!(o, "\nUpgrade");
+        let phase2 = s.phase2.as_ref().map(|p| p.message.clone());
+        for line in [&s.upgrade, &s.last_upgrade, &phase2].into_iter().flatten() {
+            let opts = textwrap::Options::new(80)
+                .initial_indent("  ")
+                .subsequent_indent("    ");
+            let _ = writeln!(o, "{}", textwrap::fill(line, opts));
+        }
     }
     if let Some(p) = &s.operation {
         let _ = writeln!(o, "\nOperation");

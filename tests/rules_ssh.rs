@@ -1,256 +1,193 @@
-//! The `ssh-keys` rule on real keys made with ssh-keygen and openssl at test time:
-//! DSA refused, RSA-768 and RSA-1023 refused while RSA-1024 passes, Ed25519 and ECDSA
-//! pass, X.509 host certificates refused, every file form read. Fixture files are
-//! named after the rule they break (`ok_` when they break none).
+//! The `ssh-keys` rule on real keys made with ssh-keygen (and openssl for the RSA
+//! sizes ssh-keygen refuses to make) at test time.
 
 mod rules_support;
 
-use rules_support::*;
-use upgrade_console::finding::Severity::Blocker;
+use rules_support::{appliance, assert_finding};
+use upgrade_console::finding::{Finding, Severity::Blocker};
 
 const RULE: &str = "[[rules]]\nkind = \"ssh-keys\"\n";
 
-fn product(entries: &[(&str, &str)]) -> String {
-    let items: Vec<String> = entries
+fn check_with(keys: &[&str], rules: &str) -> Vec<Finding> {
+    let a = appliance();
+    let list: Vec<String> = keys
         .iter()
-        .map(|(f, u)| format!("{{ path = \"etc/appliance/keys/{f}\", use = \"{u}\" }}"))
+        .map(|name| format!("{{ path = \"{}\", use = \"ssh-host\" }}", a.key(name)))
         .collect();
-    format!("[product]\nssh_keys = [{}]\n", items.join(", "))
+    let config = a.config("", &format!("ssh_keys = [{}]", list.join(", ")));
+    a.findings(&config, rules, Some("7.0.1"))
 }
 
-fn ssh(lab: &Lab, entries: &[(&str, &str)]) -> upgrade_console::finding::CheckOutcome {
-    let cfg = config(&product(entries));
-    let all = run(&lab.root, &cfg, RULE, "7.0.1").unwrap();
-    outcome(&all, "ssh-keys").clone()
-}
-
-#[test]
-fn ed25519_ecdsa_and_rsa_1024_pass() {
-    let lab = Lab::new();
-    lab.sh(
-        "ssh-keygen -q -t ed25519 -N '' -C host-ed -f ed && cp ed.pub $KEYS/ok_ed25519.pub
-         ssh-keygen -q -t ecdsa -b 256 -N '' -f ec && cp ec.pub $KEYS/ok_ecdsa.pub
-         ssh-keygen -q -t rsa -b 1024 -N '' -f r1024 && cp r1024.pub $KEYS/ok_rsa1024.pub
-         cp ed $KEYS/ok_ed25519-private
-         (echo '# support keys'; echo; echo \"from=\\\"10.0.0.0/8\\\",no-pty $(cat ec.pub)\"; cat ed.pub) > $KEYS/ok_authorized_keys
-         echo \"sps-1,10.0.0.5 $(cat ed.pub)\" > $KEYS/ok_known_hosts",
-    );
-    let o = ssh(
-        &lab,
-        &[
-            ("ok_ed25519.pub", "ssh-host"),
-            ("ok_ecdsa.pub", "ssh-host"),
-            ("ok_rsa1024.pub", "ssh-client"),
-            ("ok_ed25519-private", "ssh-host"),
-            ("ok_authorized_keys", "authorized-keys"),
-            ("ok_known_hosts", "known-hosts"),
-        ],
-    );
-    assert!(o.findings.is_empty(), "{o:#?}");
-    assert_eq!(o.summary, "7 SSH keys checked in 6 files");
+fn check(keys: &[&str]) -> Vec<Finding> {
+    check_with(keys, RULE)
 }
 
 #[test]
-fn dsa_keys_are_refused_public_and_private() {
-    let lab = Lab::new();
-    lab.sh("ssh-keygen -q -t dsa -N '' -C old-host -f dsa
-         cp dsa.pub $KEYS/ssh-key-dsa.pub
-         cp dsa $KEYS/ssh-key-dsa_private");
-    let o = ssh(
-        &lab,
-        &[
-            ("ssh-key-dsa.pub", "ssh-host"),
-            ("ssh-key-dsa_private", "ssh-host"),
-        ],
-    );
-    assert_eq!(o.findings.len(), 2, "{o:#?}");
-    assert_finding(
-        &o.findings[0],
-        "ssh-key-dsa",
-        Blocker,
-        "ssh-dss 1024 bits, SHA256:",
-        "etc/appliance/keys/ssh-key-dsa.pub line 1 (old-host)",
-        "Replace it with an Ed25519 or RSA key",
-    );
-    assert_finding(
-        &o.findings[1],
-        "ssh-key-dsa",
-        Blocker,
-        "ssh-dss",
-        "etc/appliance/keys/ssh-key-dsa_private (old-host)",
-        "Ed25519",
-    );
-    // The same key, the same fingerprint.
-    let fp =
-        |f: &upgrade_console::finding::Finding| f.value.split(", ").nth(1).unwrap().to_string();
-    assert_eq!(fp(&o.findings[0]), fp(&o.findings[1]));
+fn ed25519_ecdsa_and_rsa_from_1024_bits_pass() {
+    let f = check(&[
+        "ok-ed25519.pub",
+        "ok-ecdsa-p256.pub",
+        "ok-rsa-1024.pub",
+        "ok-rsa-3072.pub",
+        "ok-ed25519", // an OpenSSH private key
+        "ok-rsa-1024",
+        "ok-ed25519-cert.pub", // an OpenSSH host certificate, not X.509
+    ]);
+    assert_eq!(f, vec![]);
 }
 
 #[test]
 fn rsa_768_and_1023_are_refused() {
-    let lab = Lab::new();
-    lab.sh(
-        "ssh_rsa 768 $KEYS/ssh-key-size_rsa768.pub legacy@jump
-         ssh_rsa 1023 $KEYS/ssh-key-size_rsa1023.pub odd@host
-         openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:768 2>/dev/null | openssl rsa -traditional -out $KEYS/ssh-key-size_rsa768-pem 2>/dev/null",
-    );
-    let o = ssh(
-        &lab,
-        &[
-            ("ssh-key-size_rsa768.pub", "ssh-client"),
-            ("ssh-key-size_rsa1023.pub", "ssh-client"),
-            ("ssh-key-size_rsa768-pem", "ssh-host"),
-        ],
-    );
-    assert_eq!(o.findings.len(), 3, "{o:#?}");
+    let f = check(&["ssh-key-size-rsa-768.pub", "ssh-key-size-rsa-1023.pub"]);
+    assert_eq!(f.len(), 2, "{f:#?}");
     assert_finding(
-        &o.findings[0],
-        "ssh-key-size",
-        Blocker,
-        "ssh-rsa 768 bits, SHA256:",
-        "etc/appliance/keys/ssh-key-size_rsa768.pub line 1 (legacy@jump)",
-        "Generate a new Ed25519 key",
-    );
-    assert!(
-        o.findings[0].message.contains("shorter than 1024 bits"),
-        "{o:#?}"
-    );
-    assert_finding(
-        &o.findings[1],
-        "ssh-key-size",
-        Blocker,
-        "ssh-rsa 1023 bits",
-        "ssh-key-size_rsa1023.pub line 1",
-        "Ed25519",
-    );
-    assert_finding(
-        &o.findings[2],
+        &f[0],
         "ssh-key-size",
         Blocker,
         "ssh-rsa 768 bits",
-        "etc/appliance/keys/ssh-key-size_rsa768-pem",
+        "etc/appliance/keys/ssh-key-size-rsa-768.pub, product.ssh_keys[0]",
+        "ssh-keygen -t ed25519",
+    );
+    assert_finding(
+        &f[1],
+        "ssh-key-size",
+        Blocker,
+        "ssh-rsa 1023 bits",
+        "product.ssh_keys[1]",
+        "Ed25519",
+    );
+}
+
+#[test]
+fn an_openssh_certificate_is_judged_by_its_key() {
+    assert_eq!(check(&["ok-rsa-1024-cert.pub"]), vec![]);
+    let f = check(&["ssh-key-type-dsa-cert.pub"]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "ssh-key-type",
+        Blocker,
+        "ssh-dss",
+        "ssh-key-type-dsa-cert.pub",
+        "Ed25519",
+    );
+    // The RSA key inside the certificate is measured.
+    let rules = "[[rules]]\nkind = \"ssh-keys\"\nmin_rsa_bits = 2048\n";
+    let f = check_with(&["ok-rsa-1024-cert.pub"], rules);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "ssh-key-size",
+        Blocker,
+        "ssh-rsa 1024 bits",
+        "ok-rsa-1024-cert.pub",
+        "Ed25519",
+    );
+}
+
+#[test]
+fn dsa_is_refused_as_public_and_private_key() {
+    let f = check(&["ssh-key-type-dsa.pub", "ssh-key-type-dsa"]);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "ssh-key-type",
+        Blocker,
+        "ssh-dss",
+        "ssh-key-type-dsa.pub, product.ssh_keys[0]",
+        "Ed25519",
+    );
+    assert_finding(
+        &f[1],
+        "ssh-key-type",
+        Blocker,
+        "ssh-dss",
+        "keys/ssh-key-type-dsa, product.ssh_keys[1]",
+        "Ed25519",
+    );
+}
+
+#[test]
+fn a_dsa_key_among_good_ones_is_found_by_line() {
+    let f = check(&["ssh-key-type-dsa-in-authorized-keys.pub"]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "ssh-key-type",
+        Blocker,
+        "ssh-dss",
+        "ssh-key-type-dsa-in-authorized-keys.pub line 5, product.ssh_keys[0]",
         "Ed25519",
     );
 }
 
 #[test]
 fn x509_host_certificates_are_refused() {
-    let lab = Lab::new();
-    lab.sh(
-        "leaf hostcert rsa:2048 sha256 hostcert.pem
-         cp hostcert.pem $KEYS/ssh-key-x509.pem
-         printf 'x509v3-sign-rsa %s host@sps\\n' \"$(openssl x509 -in hostcert.pem -outform DER | base64 -w0)\" > $KEYS/ssh-key-x509.pub",
-    );
-    let o = ssh(
-        &lab,
-        &[
-            ("ssh-key-x509.pub", "ssh-host"),
-            ("ssh-key-x509.pem", "ssh-host"),
-        ],
-    );
-    assert_eq!(o.findings.len(), 2, "{o:#?}");
-    assert_finding(
-        &o.findings[0],
-        "ssh-key-x509",
-        Blocker,
-        "X.509 host certificate (x509v3-sign-rsa)",
-        "ssh-key-x509.pub line 1 (host@sps)",
-        "plain Ed25519 or RSA host key",
-    );
-    assert_finding(
-        &o.findings[1],
-        "ssh-key-x509",
-        Blocker,
-        "PEM certificate",
-        "etc/appliance/keys/ssh-key-x509.pem",
-        "plain",
-    );
+    let f = check(&["ssh-key-type-x509-host-cert.pem", "ssh-key-type-x509v3.pub"]);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    for (i, f) in f.iter().enumerate() {
+        assert_finding(
+            f,
+            "ssh-key-type",
+            Blocker,
+            "X.509 certificate",
+            &format!("product.ssh_keys[{i}]"),
+            "plain OpenSSH host key",
+        );
+    }
 }
 
 #[test]
-fn openssh_certificates_are_judged_by_their_key() {
-    let lab = Lab::new();
-    lab.sh("ssh-keygen -q -t ed25519 -N '' -f userca
-         ssh-keygen -q -t ed25519 -N '' -f user
-         ssh-keygen -q -s userca -I user -n root user.pub
-         cp user-cert.pub $KEYS/ok_user-cert.pub
-         ssh-keygen -q -t rsa -b 2048 -N '' -f rsauser
-         ssh-keygen -q -s userca -I rsauser -n root -V +52w rsauser.pub
-         cp rsauser-cert.pub $KEYS/ok_rsa-cert.pub
-         ssh-keygen -q -t dsa -N '' -f dsauser
-         ssh-keygen -q -s userca -I dsauser -n root dsauser.pub
-         cp dsauser-cert.pub $KEYS/ssh-key-dsa-cert.pub");
-    let o = ssh(
-        &lab,
-        &[
-            ("ok_user-cert.pub", "ssh-client"),
-            ("ok_rsa-cert.pub", "ssh-client"),
-        ],
-    );
-    assert!(o.findings.is_empty(), "{o:#?}");
-    assert_eq!(o.summary, "2 SSH keys checked in 2 files");
-    let o = ssh(&lab, &[("ssh-key-dsa-cert.pub", "ssh-client")]);
-    assert_eq!(o.findings.len(), 1, "{o:#?}");
+fn parameters_change_the_limits() {
+    let rules = "[[rules]]\nkind = \"ssh-keys\"\nmin_rsa_bits = 2048\nforbid = [\"x509\"]\n";
+    let f = check_with(&["ok-rsa-1024.pub", "ssh-key-type-dsa.pub"], rules);
+    assert_eq!(f.len(), 1, "{f:#?}");
     assert_finding(
-        &o.findings[0],
-        "ssh-key-dsa",
+        &f[0],
+        "ssh-key-size",
         Blocker,
-        "ssh-dss 1024 bits",
-        "ssh-key-dsa-cert.pub line 1",
+        "ssh-rsa 1024 bits",
+        "ok-rsa-1024.pub",
         "Ed25519",
     );
 }
 
 #[test]
-fn unreadable_key_files_are_blockers_naming_the_path() {
-    let lab = Lab::new();
-    std::fs::write(
-        lab.path("etc/appliance/keys/ssh-key-file_garbage.pub"),
-        "hello world\n",
-    )
-    .unwrap();
-    std::fs::write(
-        lab.path("etc/appliance/keys/ssh-key-file_bad-base64.pub"),
-        "ssh-ed25519 AAAA!!!! x\n",
-    )
-    .unwrap();
-    let o = ssh(
-        &lab,
-        &[
-            ("ssh-key-file_missing.pub", "ssh-host"),
-            ("ssh-key-file_garbage.pub", "ssh-host"),
-            ("ssh-key-file_bad-base64.pub", "ssh-host"),
-        ],
+fn unreadable_and_missing_keys_are_blockers_naming_the_path() {
+    let a = appliance();
+    let garbage = a.key("ssh-unreadable-garbage.pub");
+    let config = a.config(
+        "",
+        &format!(
+            "ssh_keys = [{{ path = \"{garbage}\", use = \"ssh-host\" }}, {{ path = \"etc/appliance/keys/none.pub\", use = \"ssh-host\" }}]"
+        ),
     );
-    assert_eq!(o.findings.len(), 3, "{o:#?}");
-    for (i, f) in o.findings.iter().enumerate() {
-        assert_finding(
-            f,
-            "ssh-key-file",
-            Blocker,
-            "etc/appliance/keys/ssh-key-file_",
-            &format!("etc/appliance/appliance.toml: product.ssh_keys[{i}].path"),
-            "Restore the key file",
-        );
-    }
-    assert!(
-        o.findings[1]
-            .message
-            .contains("line 1 is not an OpenSSH public key")
+    let f = a.findings(&config, RULE, None);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "ssh-unreadable",
+        Blocker,
+        &garbage,
+        "product.ssh_keys[0]",
+        "OpenSSH format",
     );
-}
-
-#[test]
-fn dsa_can_be_allowed_by_the_manifest() {
-    let lab = Lab::new();
-    lab.sh("ssh-keygen -q -t dsa -N '' -f dsa && cp dsa.pub $KEYS/ok_dsa-allowed.pub");
-    let cfg = config(&product(&[("ok_dsa-allowed.pub", "ssh-host")]));
-    let all = run(
-        &lab.root,
-        &cfg,
-        "[[rules]]\nkind = \"ssh-keys\"\nrefuse_dsa = false\n",
-        "7.0.1",
-    )
-    .unwrap();
-    assert!(outcome(&all, "ssh-keys").findings.is_empty());
+    assert_finding(
+        &f[1],
+        "ssh-unreadable",
+        Blocker,
+        "etc/appliance/keys/none.pub",
+        "product.ssh_keys[1]",
+        "correct the path",
+    );
+    // An unknown parameter is refused, not ignored.
+    let e = a
+        .eval(
+            &config,
+            "[[rules]]\nkind = \"ssh-keys\"\nmax_age_days = 3\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("max_age_days") && e.contains("ssh-keys"), "{e}");
 }

@@ -1,359 +1,301 @@
-//! The `tls-keys` rule on real certificates and keys made with openssl at test time:
-//! each boundary (RSA 2047/2048, P-192/P-224, DSA), SHA-1 root CA accepted while a
-//! SHA-1 intermediate or leaf is refused, MD5, private keys, exempt uses, and files
-//! that cannot be read. Fixture files are named after the rule they break (`ok_`
-//! when they break none).
+//! The `tls-keys` rule on real certificates made with openssl at test time: every
+//! size boundary, weak signatures with the root CA exemption, chains, exempt uses,
+//! unreadable files.
 
 mod rules_support;
 
-use rules_support::*;
-use upgrade_console::finding::Severity::Blocker;
+use rules_support::{Appliance, appliance, assert_finding};
+use upgrade_console::finding::{Finding, Severity::Blocker};
 
 const RULE: &str = "[[rules]]\nkind = \"tls-keys\"\n";
 
-/// `[product]` naming files under etc/appliance/certs with their uses.
-fn product(entries: &[(&str, &str)]) -> String {
-    let items: Vec<String> = entries
+/// Installs the fixtures as `product.certificates` (name, use) and runs the rule.
+fn check(a: &Appliance, certs: &[(&str, &str)], rules: &str) -> Vec<Finding> {
+    let list: Vec<String> = certs
         .iter()
-        .map(|(f, u)| format!("{{ path = \"etc/appliance/certs/{f}\", use = \"{u}\" }}"))
+        .map(|(name, usage)| format!("{{ path = \"{}\", use = \"{usage}\" }}", a.cert(name)))
         .collect();
-    format!("[product]\ncertificates = [{}]\n", items.join(", "))
+    let config = a.config("", &format!("certificates = [{}]", list.join(", ")));
+    a.findings(&config, rules, Some("7.0.1"))
 }
 
-fn tls(lab: &Lab, entries: &[(&str, &str)]) -> upgrade_console::finding::CheckOutcome {
-    let cfg = config(&product(entries));
-    let all = run(&lab.root, &cfg, RULE, "7.0.1").unwrap();
-    outcome(&all, "tls-keys").clone()
+fn one(certs: &[(&str, &str)]) -> Vec<Finding> {
+    check(&appliance(), certs, RULE)
 }
 
 #[test]
-fn rsa_2047_is_refused_and_2048_accepted() {
-    let lab = Lab::new();
-    lab.sh(
-        "leaf rsa2047 rsa:2047 sha256 $CERTS/tls-key-size_rsa2047.pem
-         leaf rsa2048 rsa:2048 sha256 $CERTS/ok_rsa2048.pem",
-    );
-    let o = tls(&lab, &[("ok_rsa2048.pem", "web")]);
-    assert!(o.findings.is_empty(), "{o:#?}");
-    assert_eq!(o.summary, "1 certificate, 0 keys checked in 1 file");
-
-    let o = tls(&lab, &[("tls-key-size_rsa2047.pem", "web")]);
-    assert_eq!(o.findings.len(), 1, "{o:#?}");
+fn rsa_2048_passes_and_2047_is_refused() {
+    assert_eq!(one(&[("ok-rsa-2048.pem", "web")]), vec![]);
+    let f = one(&[("tls-key-size-rsa-2047.pem", "web")]);
+    assert_eq!(f.len(), 1, "{f:#?}");
     assert_finding(
-        &o.findings[0],
+        &f[0],
         "tls-key-size",
         Blocker,
         "RSA 2047 bits",
-        "CN=rsa2047, etc/appliance/certs/tls-key-size_rsa2047.pem",
-        "RSA of at least 2048 bits",
+        "subject \"CN=rsa-2047.test\", etc/appliance/certs/tls-key-size-rsa-2047.pem, product.certificates[0]",
+        "at least 2048",
     );
-    assert!(o.findings[0].message.contains("web certificate"), "{o:#?}");
 }
 
 #[test]
-fn p192_is_refused_and_p224_accepted() {
-    let lab = Lab::new();
-    lab.sh(
-        "leaf p192 ec:<(openssl ecparam -name prime192v1) sha256 $CERTS/tls-key-size_p192.pem
-         leaf p224 ec:<(openssl ecparam -name secp224r1) sha256 $CERTS/ok_p224.pem
-         leaf ed25519 ed25519 sha256 $CERTS/ok_ed25519.pem 2>/dev/null || openssl req -x509 -newkey ed25519 -nodes -keyout ed.key -out $CERTS/ok_ed25519.pem -days 30 -subj /CN=ed25519",
-    );
-    let o = tls(
-        &lab,
-        &[("ok_p224.pem", "ldap-client"), ("ok_ed25519.pem", "web")],
-    );
-    assert!(o.findings.is_empty(), "{o:#?}");
-
-    let o = tls(&lab, &[("tls-key-size_p192.pem", "smtp-server")]);
-    assert_eq!(o.findings.len(), 1, "{o:#?}");
+fn ec_p224_passes_and_p192_is_refused() {
+    assert_eq!(one(&[("ok-ec-p224.pem", "ldap-client")]), vec![]);
+    let f = one(&[("tls-key-size-ec-p192.pem", "ldap-client")]);
+    assert_eq!(f.len(), 1, "{f:#?}");
     assert_finding(
-        &o.findings[0],
+        &f[0],
         "tls-key-size",
         Blocker,
-        "ECC P-192 (192 bits)",
-        "CN=p192, etc/appliance/certs/tls-key-size_p192.pem",
-        "ECC of at least 224 bits",
+        "EC 192 bits",
+        "CN=p192.test",
+        "EC key of at least 224 bits",
     );
 }
 
 #[test]
-fn sha1_root_ca_is_accepted_sha1_intermediate_and_leaf_refused() {
-    let lab = Lab::new();
-    lab.sh("ca root rsa:2048 sha1
-         cp root.pem $CERTS/ok_sha1-root-ca.pem
-         issue inter rsa:2048 sha1 root inter.pem ca
-         issue site rsa:2048 sha256 inter site.pem leaf
-         cat site.pem inter.pem root.pem > $CERTS/tls-signature-hash_sha1-intermediate.pem
-         issue good-inter rsa:2048 sha256 root good-inter.pem ca
-         issue sha1site rsa:2048 sha1 good-inter sha1site.pem leaf
-         cat sha1site.pem good-inter.pem root.pem > $CERTS/tls-signature-hash_sha1-leaf.pem
-         issue site2 rsa:2048 sha256 good-inter site2.pem leaf
-         cat site2.pem good-inter.pem root.pem > $CERTS/ok_chain-with-sha1-root.pem");
-    let o = tls(
-        &lab,
-        &[
-            ("ok_sha1-root-ca.pem", "trusted-ca"),
-            ("ok_chain-with-sha1-root.pem", "web"),
-        ],
-    );
-    assert!(o.findings.is_empty(), "{o:#?}");
-    assert_eq!(o.summary, "4 certificates, 0 keys checked in 2 files");
-
-    let o = tls(
-        &lab,
-        &[(
-            "tls-signature-hash_sha1-intermediate.pem",
-            "connection-policy-tls",
-        )],
-    );
-    assert_eq!(o.findings.len(), 1, "only the intermediate: {o:#?}");
+fn dsa_2048_passes_and_1024_is_refused() {
+    assert_eq!(one(&[("ok-dsa-2048.pem", "syslog-client")]), vec![]);
+    let f = one(&[("tls-key-size-dsa-1024.pem", "syslog-client")]);
+    assert_eq!(f.len(), 1, "{f:#?}");
     assert_finding(
-        &o.findings[0],
-        "tls-signature-hash",
-        Blocker,
-        "sha1WithRSAEncryption",
-        "CN=inter, certificate 2 of 3 in etc/appliance/certs/tls-signature-hash_sha1-intermediate.pem",
-        "intermediate CA certificate re-issued with a SHA-256 signature",
-    );
-    assert!(o.findings[0].message.contains("SHA-1"));
-
-    let o = tls(&lab, &[("tls-signature-hash_sha1-leaf.pem", "web")]);
-    assert_eq!(o.findings.len(), 1, "only the leaf: {o:#?}");
-    assert_finding(
-        &o.findings[0],
-        "tls-signature-hash",
-        Blocker,
-        "sha1WithRSAEncryption",
-        "CN=sha1site, certificate 1 of 3",
-        "web certificate re-issued with a SHA-256 signature",
-    );
-}
-
-#[test]
-fn md5_signature_is_refused() {
-    let lab = Lab::new();
-    lab.sh("leaf md5 rsa:2048 md5 $CERTS/tls-signature-hash_md5.pem");
-    let o = tls(&lab, &[("tls-signature-hash_md5.pem", "syslog-client")]);
-    assert_eq!(o.findings.len(), 1, "{o:#?}");
-    assert_finding(
-        &o.findings[0],
-        "tls-signature-hash",
-        Blocker,
-        "md5WithRSAEncryption",
-        "CN=md5, etc/appliance/certs/tls-signature-hash_md5.pem",
-        "SHA-256",
-    );
-    assert!(o.findings[0].message.contains("MD5"));
-}
-
-#[test]
-fn dsa_keys_under_2048_bits_are_refused() {
-    let lab = Lab::new();
-    lab.sh("openssl dsaparam -out dsa1024.param 1024 2>/dev/null
-         openssl dsaparam -out dsa2048.param 2048 2>/dev/null
-         leaf dsa1024 dsa:dsa1024.param sha256 $CERTS/tls-key-size_dsa1024.pem
-         leaf dsa2048 dsa:dsa2048.param sha256 $CERTS/ok_dsa2048.pem");
-    let o = tls(&lab, &[("ok_dsa2048.pem", "indexer")]);
-    assert!(o.findings.is_empty(), "{o:#?}");
-    let o = tls(&lab, &[("tls-key-size_dsa1024.pem", "indexer")]);
-    assert_eq!(o.findings.len(), 1, "{o:#?}");
-    assert_finding(
-        &o.findings[0],
+        &f[0],
         "tls-key-size",
         Blocker,
         "DSA 1024 bits",
-        "CN=dsa1024",
-        "2048",
+        "CN=dsa-1024.test",
+        "Replace the certificate",
     );
 }
 
 #[test]
-fn private_keys_are_checked_in_every_pem_form() {
-    let lab = Lab::new();
-    lab.sh(
-        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out $CERTS/tls-key-size_rsa1024-pkcs8.key 2>/dev/null
-         openssl rsa -in $CERTS/tls-key-size_rsa1024-pkcs8.key -traditional -out $CERTS/tls-key-size_rsa1024-pkcs1.key 2>/dev/null
-         openssl ecparam -name prime192v1 -genkey -noout -out $CERTS/tls-key-size_p192-sec1.key
-         openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime192v1 -out $CERTS/tls-key-size_p192-pkcs8.key 2>/dev/null
-         openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $CERTS/ok_rsa2048.key 2>/dev/null
-         openssl ecparam -name secp224r1 -genkey -noout -out $CERTS/ok_p224-sec1.key
-         leaf combo rsa:2048 sha256 combo.pem
-         cat combo.pem combo.key > $CERTS/ok_cert-and-key.pem",
+fn ed25519_and_der_certificates_pass() {
+    assert_eq!(
+        one(&[("ok-ed25519.pem", "web"), ("ok-rsa-2048.der", "web")]),
+        vec![]
     );
-    let o = tls(
-        &lab,
-        &[
-            ("ok_rsa2048.key", "web"),
-            ("ok_p224-sec1.key", "web"),
-            ("ok_cert-and-key.pem", "web"),
-        ],
-    );
-    assert!(o.findings.is_empty(), "{o:#?}");
-    assert_eq!(o.summary, "1 certificate, 3 keys checked in 3 files");
+}
 
-    for (file, value) in [
-        ("tls-key-size_rsa1024-pkcs8.key", "RSA 1024 bits"),
-        ("tls-key-size_rsa1024-pkcs1.key", "RSA 1024 bits"),
-        ("tls-key-size_p192-sec1.key", "ECC P-192 (192 bits)"),
-        ("tls-key-size_p192-pkcs8.key", "ECC P-192 (192 bits)"),
-    ] {
-        let o = tls(&lab, &[(file, "web")]);
-        assert_eq!(o.findings.len(), 1, "{file}: {o:#?}");
-        assert_finding(
-            &o.findings[0],
-            "tls-key-size",
-            Blocker,
-            value,
-            &format!("private key in etc/appliance/certs/{file}"),
-            "2048",
-        );
-    }
+#[test]
+fn sha1_root_ca_is_accepted() {
+    assert_eq!(one(&[("ok-root-ca-sha1.pem", "trusted-ca")]), vec![]);
+}
+
+#[test]
+fn sha1_leaf_signed_by_a_ca_is_refused() {
+    let f = one(&[("tls-signature-sha1-leaf.pem", "web")]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "tls-signature",
+        Blocker,
+        "sha1WithRSAEncryption signature",
+        "subject \"CN=sha1-leaf.test\", etc/appliance/certs/tls-signature-sha1-leaf.pem",
+        "SHA-256",
+    );
+}
+
+#[test]
+fn sha1_self_signed_leaf_is_not_a_root_ca() {
+    let f = one(&[("tls-signature-sha1-self-signed-leaf.pem", "web")]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "tls-signature",
+        Blocker,
+        "sha1",
+        "CN=sha1-self.test",
+        "re-issued",
+    );
+}
+
+#[test]
+fn sha1_intermediate_is_refused() {
+    let f = one(&[("tls-signature-sha1-intermediate.pem", "internal-ca")]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "tls-signature",
+        Blocker,
+        "sha1",
+        "CN=Test SHA1 Intermediate CA",
+        "SHA-256",
+    );
+}
+
+#[test]
+fn md5_signatures_are_refused() {
+    let f = one(&[
+        ("tls-signature-md5-leaf.pem", "smtp-server"),
+        ("tls-signature-md5-self-signed.pem", "splunk-server"),
+    ]);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "tls-signature",
+        Blocker,
+        "md5WithRSAEncryption",
+        "CN=md5-leaf.test\"",
+        "SHA-256",
+    );
+    assert!(f[0].location.contains("product.certificates[0]"));
+    assert_finding(
+        &f[1],
+        "tls-signature",
+        Blocker,
+        "md5WithRSAEncryption",
+        "CN=md5.test",
+        "SHA-256",
+    );
+    assert!(f[1].location.contains("product.certificates[1]"));
+}
+
+#[test]
+fn every_certificate_of_a_chain_is_checked() {
+    // leaf (SHA-256), intermediate (SHA-1: refused), root (SHA-1: exempt).
+    let f = one(&[("tls-signature-chain-with-sha1-intermediate.pem", "web")]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "tls-signature",
+        Blocker,
+        "sha1",
+        "subject \"CN=Test SHA1 Intermediate CA\", etc/appliance/certs/tls-signature-chain-with-sha1-intermediate.pem (certificate 2 of 3)",
+        "SHA-256",
+    );
+    assert_eq!(
+        one(&[("ok-chain.pem", "web"), ("ok-key-and-cert.pem", "web")]),
+        vec![]
+    );
 }
 
 #[test]
 fn signing_timestamping_and_encryption_uses_are_exempt() {
-    let lab = Lab::new();
-    lab.sh("leaf weak rsa:1024 sha1 $CERTS/tls-key-size_rsa1024-sha1.pem");
-    let f = "tls-key-size_rsa1024-sha1.pem";
-    let o = tls(
-        &lab,
-        &[
-            (f, "signing"),
-            (f, "timestamping"),
-            (f, "encryption"),
-            (f, "decryption"),
-        ],
-    );
-    assert!(o.findings.is_empty(), "{o:#?}");
-    assert!(o.summary.contains("4 exempt"), "{}", o.summary);
-    // Every use the guides list is checked.
-    for u in upgrade_console::rules::tls::CHECKED_USES {
-        let o = tls(&lab, &[(f, u)]);
-        let rules: Vec<&str> = o.findings.iter().map(|f| f.rule.as_str()).collect();
-        assert_eq!(
-            rules,
-            ["tls-key-size", "tls-signature-hash"],
-            "use {u}: {o:#?}"
-        );
-    }
-}
-
-#[test]
-fn der_certificates_are_read() {
-    let lab = Lab::new();
-    lab.sh("leaf der1024 rsa:1024 sha256 der.pem
-         openssl x509 -in der.pem -outform DER -out $CERTS/tls-key-size_rsa1024.der");
-    let o = tls(&lab, &[("tls-key-size_rsa1024.der", "web")]);
-    assert_eq!(o.findings.len(), 1, "{o:#?}");
+    let f = one(&[
+        ("exempt-rsa-1024-signing.pem", "signing"),
+        ("tls-key-size-rsa-2047.pem", "timestamping"),
+        ("tls-signature-sha1-leaf.pem", "encryption"),
+    ]);
+    assert_eq!(f, vec![]);
+    // The same key used for the web interface is refused.
+    let f = one(&[("exempt-rsa-1024-signing.pem", "web")]);
     assert_finding(
-        &o.findings[0],
+        &f[0],
         "tls-key-size",
         Blocker,
         "RSA 1024 bits",
-        "CN=der1024",
+        "CN=signing-only.test",
         "2048",
     );
 }
 
 #[test]
-fn unreadable_files_are_blockers_naming_the_path() {
-    let lab = Lab::new();
-    std::fs::write(
-        lab.path("etc/appliance/certs/tls-file_garbage.pem"),
-        b"not a certificate\n",
-    )
-    .unwrap();
-    std::fs::write(
-        lab.path("etc/appliance/certs/tls-file_bad-base64.pem"),
-        b"-----BEGIN CERTIFICATE-----\nMIIB!!!!\n-----END CERTIFICATE-----\n",
-    )
-    .unwrap();
-    let o = tls(
-        &lab,
+fn parameters_tighten_and_select() {
+    let a = appliance();
+    let strict =
+        "[[rules]]\nkind = \"tls-keys\"\nmin_rsa_bits = 3072\nforbid_signatures = [\"md5\"]\n";
+    let f = check(
+        &a,
         &[
-            ("tls-file_missing.pem", "splunk-server"),
-            ("tls-file_garbage.pem", "web"),
-            ("tls-file_bad-base64.pem", "web"),
+            ("ok-rsa-2048.pem", "web"),
+            ("tls-signature-sha1-leaf.pem", "web"),
         ],
+        strict,
     );
-    assert_eq!(o.findings.len(), 3, "{o:#?}");
-    assert_finding(
-        &o.findings[0],
-        "tls-file",
-        Blocker,
-        "etc/appliance/certs/tls-file_missing.pem",
-        "etc/appliance/appliance.toml: product.certificates[0].path",
-        "Restore the file",
-    );
-    assert!(o.findings[0].message.contains("cannot read it"), "{o:#?}");
-    assert_finding(
-        &o.findings[1],
-        "tls-file",
-        Blocker,
-        "etc/appliance/certs/tls-file_garbage.pem",
-        "etc/appliance/certs/tls-file_garbage.pem",
-        "Restore the file",
-    );
-    assert_eq!(o.findings[2].rule, "tls-file", "{o:#?}");
-
-    // A malformed list is a configuration finding, not a crash.
-    let cfg = config("[product]\ncertificates = [{ use = \"web\" }]\n");
-    let all = run(&lab.root, &cfg, RULE, "7.0.1").unwrap();
-    let o = outcome(&all, "tls-keys");
-    assert_finding(
-        &o.findings[0],
-        "tls-file",
-        Blocker,
-        "use",
-        "product.certificates[0]",
-        "path",
-    );
-}
-
-#[test]
-fn thresholds_come_from_the_manifest() {
-    let lab = Lab::new();
-    lab.sh("leaf rsa2048 rsa:2048 sha256 $CERTS/ok_rsa2048.pem");
-    let cfg = config(&product(&[("ok_rsa2048.pem", "web")]));
-    let all = run(
-        &lab.root,
-        &cfg,
-        "[[rules]]\nkind = \"tls-keys\"\nmin_rsa_bits = 3072\n",
-        "7.0.1",
-    )
-    .unwrap();
-    let o = outcome(&all, "tls-keys");
-    assert_eq!(o.findings.len(), 1);
+    assert_eq!(f.len(), 2, "{f:#?}");
     assert!(
-        o.findings[0].message.contains("shorter than 3072"),
-        "{o:#?}"
+        f.iter()
+            .all(|f| f.rule == "tls-key-size" && f.value == "RSA 2048 bits"),
+        "{f:#?}"
+    );
+    let only_web = "[[rules]]\nkind = \"tls-keys\"\nuses = [\"web\"]\n";
+    let f = check(
+        &a,
+        &[("tls-key-size-rsa-2047.pem", "ldap-client")],
+        only_web,
+    );
+    assert_eq!(f, vec![]);
+}
+
+#[test]
+fn unreadable_and_missing_files_are_blockers_naming_the_path() {
+    let a = appliance();
+    let garbage = a.cert("tls-unreadable-garbage.pem");
+    let config = a.config(
+        "",
+        &format!(
+            "certificates = [{{ path = \"{garbage}\", use = \"web\" }}, {{ path = \"etc/appliance/certs/missing.pem\", use = \"web\" }}, {{ use = \"web\" }}]"
+        ),
+    );
+    let f = a.findings(&config, RULE, None);
+    assert_eq!(f.len(), 3, "{f:#?}");
+    let by_path = |p: &str| {
+        f.iter()
+            .find(|f| f.value == p)
+            .unwrap_or_else(|| panic!("{p}: {f:#?}"))
+    };
+    assert_finding(
+        by_path(&garbage),
+        "tls-unreadable",
+        Blocker,
+        &garbage,
+        "product.certificates[0]",
+        "PEM or DER",
+    );
+    let missing = by_path("etc/appliance/certs/missing.pem");
+    assert!(missing.message.contains("cannot be read"), "{missing:#?}");
+    assert!(
+        f.iter()
+            .any(|f| f.location.ends_with("product.certificates[2]")),
+        "{f:#?}"
     );
 }
 
 #[test]
-fn truncated_and_corrupted_files_are_findings_not_crashes() {
-    let lab = Lab::new();
-    lab.sh(
-        "leaf cut rsa:2048 sha256 cut.pem
-         openssl x509 -in cut.pem -outform DER -out cut.der",
+fn bad_parameters_name_the_rule_and_parameter() {
+    let a = appliance();
+    let config = a.config("", "");
+    let e = a
+        .eval(
+            &config,
+            "[[rules]]\nkind = \"tls-keys\"\nmin_rsa_bits = \"big\"\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tls-keys") && e.contains("min_rsa_bits"), "{e}");
+    let e = a
+        .eval(
+            &config,
+            "[[rules]]\nkind = \"tls-keys\"\nforbid_signatures = [\"sha224\"]\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sha224"), "{e}");
+}
+
+#[test]
+fn a_huge_file_is_refused_unread() {
+    let a = appliance();
+    a.write("etc/appliance/certs/disk.img", &"0".repeat(2 << 20));
+    let config = a.config(
+        "",
+        "certificates = [{ path = \"etc/appliance/certs/disk.img\", use = \"web\" }]",
     );
-    let der = std::fs::read(lab.work.join("cut.der")).unwrap();
-    let pem = std::fs::read(lab.work.join("cut.pem")).unwrap();
-    let mut cases: Vec<Vec<u8>> = Vec::new();
-    for n in (0..der.len()).step_by(23) {
-        cases.push(der[..n].to_vec());
-        let mut flipped = der.clone();
-        flipped[n] ^= 0xff;
-        cases.push(flipped);
-    }
-    for n in (30..pem.len()).step_by(41) {
-        cases.push(pem[..n].to_vec());
-    }
-    for (i, bytes) in cases.iter().enumerate() {
-        let name = format!("tls-file_corrupt-{i}.pem");
-        std::fs::write(lab.path(&format!("etc/appliance/certs/{name}")), bytes).unwrap();
-        // Every case yields an outcome; the rule never panics.
-        let o = tls(&lab, &[(&name, "web")]);
-        assert_eq!(o.check, "tls-keys");
-    }
+    let f = a.findings(&config, RULE, None);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "tls-unreadable",
+        Blocker,
+        "etc/appliance/certs/disk.img",
+        "product.certificates[0]",
+        "correct the path",
+    );
+    assert!(
+        f[0].message.contains("larger than 1024 KiB"),
+        "{}",
+        f[0].message
+    );
 }

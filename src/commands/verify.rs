@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         args.iso.display()
     );
     let mut bar = ProgressPrinter::new("verify", std::io::stderr().is_terminal());
-    let (_, report) = verify_image(&args.iso, &expected, &mut |d, t| bar.update(d, t))
+    let (image, report) = verify_image(&args.iso, &expected, &mut |d, t| bar.update(d, t))
         .with_context(|| format!("cannot verify \"{}\"", args.iso.display()))?;
     log::info!(
         "verify {}: image {} (expected {}), payload {} (manifest {})",
@@ -80,6 +80,17 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
                 "  The image's contents do not match its own manifest: do not install it; download it again or contact support."
             );
         }
+    }
+    // On an appliance root, activation later finds this result in the journal.
+    if report.ok()
+        && ctx.root.config_file().is_file()
+        && let Err(e) =
+            crate::journal::record_verified(&ctx.root, &report.image_sha256, &image.manifest)
+    {
+        log::warn!("verify passed but could not be recorded in the journal: {e}");
+        eprintln!(
+            "warning: the result could not be recorded in the journal ({e}); activation will verify again"
+        );
     }
     Ok(if report.ok() {
         Exit::Success

@@ -1,76 +1,150 @@
-//! The demo appliance's certificates, keys and `[product]` configuration, embedded in
-//! the binary (assets/demo/): a good set that passes the demo firmware's rules and a
-//! broken set that shows them at work. Throwaway keys, never for real use.
+//! The demo's material for the upgrade test: throwaway certificates and SSH keys
+//! (assets/demo/, made by assets/demo/make.sh and committed, so the demo needs only
+//! Rust), the `[product]` table that names them, the System Monitor state and, for
+//! the broken variant, a core dump. The good variant passes `DEMO_RULES`; the
+//! broken one trips blockers and warnings of most rule kinds.
 
 use crate::durable::write_atomic;
 use crate::root::ApplianceRoot;
 
-/// The `[[rules]]` of the demo's 7.3.1 firmware manifest (TOML, only `[[rules]]`).
+/// The `[[rules]]` the demo's 7.3.1 image carries in its manifest.
 pub const DEMO_RULES: &str = include_str!("../../assets/demo/rules.toml");
-pub const PRODUCT_GOOD: &str = include_str!("../../assets/demo/product-good.toml");
-pub const PRODUCT_BROKEN: &str = include_str!("../../assets/demo/product-broken.toml");
 
 const CERTS: &str = "etc/appliance/certs";
 const KEYS: &str = "etc/appliance/keys";
 
-/// (directory under the root, file name, contents)
-type DemoFile = (&'static str, &'static str, &'static [u8]);
-
-macro_rules! demo_file {
-    ($set:literal, $dir:expr, $name:literal) => {
-        (
-            $dir,
-            $name,
-            include_bytes!(concat!("../../assets/demo/", $set, "/", $name)),
-        )
-    };
-}
-
-const GOOD_FILES: &[DemoFile] = &[
-    demo_file!("good", CERTS, "web.pem"),
-    demo_file!("good", CERTS, "web.key"),
-    demo_file!("good", CERTS, "internal-ca.pem"),
-    demo_file!("good", CERTS, "ldap-client.pem"),
-    demo_file!("good", CERTS, "timestamping.pem"),
-    demo_file!("good", KEYS, "host_ed25519.pub"),
-    demo_file!("good", KEYS, "host_ecdsa.pub"),
-    demo_file!("good", KEYS, "backup_rsa.pub"),
+/// (file name, bytes, use) of the good material.
+const GOOD_CERTS: &[(&str, &[u8], &str)] = &[
+    (
+        "web.pem",
+        include_bytes!("../../assets/demo/good/web.pem"),
+        "web",
+    ),
+    (
+        "ldap-client.pem",
+        include_bytes!("../../assets/demo/good/ldap-client.pem"),
+        "ldap-client",
+    ),
+    (
+        "demo-root-ca.pem",
+        include_bytes!("../../assets/demo/good/demo-root-ca.pem"),
+        "trusted-ca",
+    ),
+    (
+        "legacy-root-ca.pem",
+        include_bytes!("../../assets/demo/good/legacy-root-ca.pem"),
+        "trusted-ca",
+    ),
+];
+const GOOD_KEYS: &[(&str, &[u8], &str)] = &[
+    (
+        "ssh_host_ed25519_key.pub",
+        include_bytes!("../../assets/demo/good/ssh_host_ed25519_key.pub"),
+        "ssh-host",
+    ),
+    (
+        "ssh_host_rsa_key.pub",
+        include_bytes!("../../assets/demo/good/ssh_host_rsa_key.pub"),
+        "ssh-host",
+    ),
+];
+const BROKEN_CERTS: &[(&str, &[u8], &str)] = &[
+    (
+        "web.pem",
+        include_bytes!("../../assets/demo/broken/web.pem"),
+        "web",
+    ),
+    (
+        "smtp-client.pem",
+        include_bytes!("../../assets/demo/broken/smtp-client.pem"),
+        "smtp-client",
+    ),
+    (
+        "syslog-client.pem",
+        include_bytes!("../../assets/demo/broken/syslog-client.pem"),
+        "syslog-client",
+    ),
+    (
+        "timestamping.pem",
+        include_bytes!("../../assets/demo/broken/timestamping.pem"),
+        "timestamping",
+    ),
+    (
+        "demo-root-ca.pem",
+        include_bytes!("../../assets/demo/broken/demo-root-ca.pem"),
+        "trusted-ca",
+    ),
+];
+const BROKEN_KEYS: &[(&str, &[u8], &str)] = &[
+    (
+        "ssh_host_rsa_key.pub",
+        include_bytes!("../../assets/demo/broken/ssh_host_rsa_key.pub"),
+        "ssh-host",
+    ),
+    (
+        "ssh_host_dsa_key.pub",
+        include_bytes!("../../assets/demo/broken/ssh_host_dsa_key.pub"),
+        "ssh-host",
+    ),
 ];
 
-// splunk-server.pem is named in product-broken.toml but deliberately not installed.
-const BROKEN_FILES: &[DemoFile] = &[
-    demo_file!("broken", CERTS, "web.pem"),
-    demo_file!("broken", CERTS, "connection-policy.pem"),
-    demo_file!("broken", CERTS, "smtp-server.pem"),
-    demo_file!("broken", CERTS, "syslog-client.pem"),
-    demo_file!("broken", CERTS, "timestamping.pem"),
-    demo_file!("broken", KEYS, "host_ed25519.pub"),
-    demo_file!("broken", KEYS, "host_dsa.pub"),
-    demo_file!("broken", KEYS, "legacy_rsa768.pub"),
-    demo_file!("broken", KEYS, "host_x509.pub"),
-];
+const GOOD_SETTINGS: &str = r#"
+disk_fillup_prevention_percent = 80
+ldap_response_timeout_s = 120
+rdp_settings = ["default", "custom"]
+inband_hostnames = ["server.example.com", "bücher.example"]
+plugins = [{ name = "credstore", version = "2.2.0" }]
+external_indexers = [{ host = "idx-1", version = "7.3.1" }]
+"#;
 
-/// The `[product]` table of the good or broken demo configuration.
-pub fn demo_product(broken: bool) -> std::io::Result<toml::Table> {
-    let text = if broken { PRODUCT_BROKEN } else { PRODUCT_GOOD };
-    let doc: toml::Table = toml::from_str(text)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
-    match doc.get("product") {
-        Some(toml::Value::Table(t)) => Ok(t.clone()),
-        _ => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "demo product configuration has no [product] table",
-        )),
-    }
-}
+const BROKEN_SETTINGS: &str = r#"
+disk_fillup_prevention_percent = 99
+ldap_response_timeout_s = 60
+rdp_settings = ["default_nla", "custom"]
+inband_hostnames = ["server.example.com", "file_server.example"]
+plugins = [{ name = "credstore", version = "2.1.0" }]
+external_indexers = [{ host = "idx-1", version = "7.0.1" }]
+"#;
 
-/// Writes the demo certificates (`etc/appliance/certs/`) and SSH keys
-/// (`etc/appliance/keys/`) under `root`, good or broken, and returns the `[product]`
-/// table that names them (with the other product settings the demo rules read).
+/// Writes the demo's certificates, keys and status files under `root` and returns
+/// the `[product]` table for appliance.toml: `broken` picks the variant that fails
+/// the upgrade test (the caller merges its own `[product]` keys into the table).
 pub fn install_demo_material(root: &ApplianceRoot, broken: bool) -> std::io::Result<toml::Table> {
-    let files = if broken { BROKEN_FILES } else { GOOD_FILES };
-    for (dir, name, bytes) in files {
-        write_atomic(&root.resolve(dir).join(name), bytes)?;
+    let (certs, keys, settings) = if broken {
+        (BROKEN_CERTS, BROKEN_KEYS, BROKEN_SETTINGS)
+    } else {
+        (GOOD_CERTS, GOOD_KEYS, GOOD_SETTINGS)
+    };
+    let mut product: toml::Table = settings
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("demo [product] settings: {e}")))?;
+    for (key, dir, files) in [("certificates", CERTS, certs), ("ssh_keys", KEYS, keys)] {
+        let mut list = toml::value::Array::new();
+        for (name, bytes, usage) in files {
+            let rel = format!("{dir}/{name}");
+            write_atomic(&root.resolve(&rel), bytes)?;
+            let mut entry = toml::Table::new();
+            entry.insert("path".into(), rel.into());
+            entry.insert("use".into(), (*usage).into());
+            list.push(entry.into());
+        }
+        product.insert(key.into(), list.into());
     }
-    demo_product(broken)
+    let monitor = if broken {
+        r#"{"alerts":[{"id":"raid-degraded","text":"RAID array md0 is degraded (disk 2 missing)"}]}"#
+    } else {
+        r#"{"alerts":[]}"#
+    };
+    write_atomic(
+        &root.resolve("var/lib/appliance/monitor.json"),
+        monitor.as_bytes(),
+    )?;
+    if broken {
+        // A small stand-in for a core dump: the rule counts files and bytes.
+        write_atomic(
+            &root.resolve("var/crash/core.sshd.4242"),
+            &vec![0u8; 64 * 1024],
+        )?;
+    }
+    Ok(product)
 }

@@ -1,156 +1,117 @@
-//! The `numeric-range` rule: a `[product]` number must lie in a range or above a
-//! minimum the new firmware enforces (disk fill-up prevention 50-98 %, LDAP response
-//! timeout at least 120 s).
+//! Numeric settings the new firmware bounds: ranges (disk fill-up prevention
+//! 50–98 %) and minimums (LDAP response timeout ≥ 120 s).
 
-use super::{RuleError, bad, product_location, show_value, values_at};
+use super::params::{Params, as_number, fmt_num};
+use super::{RuleError, RuleInput, product_at, product_value};
 use crate::finding::{CheckOutcome, Finding};
-use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RangeParams {
-    pub key: String,
-    #[serde(default)]
-    pub min: Option<f64>,
-    #[serde(default)]
-    pub max: Option<f64>,
-    #[serde(default)]
-    pub unit: Option<String>,
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default)]
-    pub required: bool,
-}
+const RULE_RANGE: &str = "numeric-range";
+const RULE_MIN: &str = "minimum";
 
-impl RangeParams {
-    pub fn validate(self) -> Result<Self, RuleError> {
-        const K: &str = "numeric-range";
-        if self.key.is_empty() || self.key.len() > 200 {
-            return Err(bad(K, format!("key = \"{}\" is not a key", self.key)));
-        }
-        match (self.min, self.max) {
-            (None, None) => Err(bad(
-                K,
-                format!("rule for \"{}\" has neither min nor max", self.key),
-            )),
-            (Some(a), Some(b)) if a > b => Err(bad(
-                K,
-                format!("rule for \"{}\" has min {a} above max {b}", self.key),
-            )),
-            (a, b) if a.is_some_and(|x| !x.is_finite()) || b.is_some_and(|x| !x.is_finite()) => {
-                Err(bad(
-                    K,
-                    format!(
-                        "rule for \"{}\" has a bound that is not a finite number",
-                        self.key
-                    ),
-                ))
-            }
-            _ => Ok(self),
-        }
+pub(crate) fn range(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleError> {
+    p.allow(&["key", "min", "max", "required"])?;
+    let key = p.str_req("key")?;
+    let (min, max) = (p.num_req("min")?, p.num_req("max")?);
+    if min > max {
+        return Err(p.error(format!("min {min} is above max {max}")));
     }
-
-    /// The check id: `id`, or the key with `_` and `.` as `-`.
-    pub fn check_id(&self) -> String {
-        self.id
-            .clone()
-            .unwrap_or_else(|| self.key.replace(['_', '.'], "-"))
-    }
-
-    fn show(&self, x: f64) -> String {
-        let n = if x.fract() == 0.0 && x.abs() < 1e15 {
-            format!("{}", x as i64)
-        } else {
-            format!("{x}")
-        };
-        match self.unit.as_deref() {
-            Some("%") => format!("{n} %"),
-            Some(u) if !u.is_empty() => format!("{n} {u}"),
-            _ => n,
-        }
-    }
-
-    fn wanted(&self) -> String {
-        match (self.min, self.max) {
-            (Some(a), Some(b)) => format!("between {} and {}", self.show(a), self.show(b)),
-            (Some(a), None) => format!("at least {}", self.show(a)),
-            (None, Some(b)) => format!("at most {}", self.show(b)),
-            (None, None) => "any value".into(),
-        }
-    }
-}
-
-/// Runs the rule over `[product]`.
-pub fn check(product: &toml::Table, p: &RangeParams) -> CheckOutcome {
-    let id = p.check_id();
-    let mut findings = Vec::new();
-    let values = values_at(product, &p.key);
-    let fix = format!(
-        "Set product.{} to a value {} (on the appliance: the corresponding setting), then run the test again.",
-        p.key,
-        p.wanted()
+    let required = p.bool_or("required", false)?;
+    let bounds = format!("{}–{}", fmt_num(min), fmt_num(max));
+    let findings = check(
+        input,
+        RULE_RANGE,
+        key,
+        Some(min),
+        Some(max),
+        required,
+        &bounds,
     );
-    if values.is_empty() && p.required {
-        findings.push(
-            Finding::blocker(
-                &id,
-                format!(
-                    "product.{} is not set; the new firmware needs it {}",
-                    p.key,
-                    p.wanted()
-                ),
-            )
-            .value("not set")
-            .at(product_location(&p.key))
-            .fix(fix.clone()),
-        );
-    }
-    let mut seen = Vec::new();
-    for (key, v) in &values {
-        let x = match v {
-            toml::Value::Integer(i) => *i as f64,
-            toml::Value::Float(f) => *f,
-            other => {
-                findings.push(
-                    Finding::blocker(&id, format!("product.{key} is not a number"))
-                        .value(show_value(other))
-                        .at(product_location(key))
-                        .fix(fix.clone()),
-                );
-                continue;
-            }
-        };
-        seen.push(p.show(x));
-        let below = p.min.is_some_and(|m| x < m);
-        let above = p.max.is_some_and(|m| x > m);
-        if below || above {
-            findings.push(
-                Finding::blocker(
-                    &id,
-                    format!(
-                        "product.{key} is {}; the new firmware needs a value {}",
-                        p.show(x),
-                        p.wanted()
-                    ),
-                )
-                .value(p.show(x))
-                .at(product_location(key))
-                .fix(fix.clone()),
-            );
-        }
-    }
-    let summary = if seen.is_empty() {
-        format!(
-            "{} not set (firmware default); must be {}",
-            p.key,
-            p.wanted()
-        )
-    } else {
-        format!("{} = {}; must be {}", p.key, seen.join(", "), p.wanted())
-    };
+    Ok(outcome(
+        RULE_RANGE,
+        input,
+        key,
+        &format!("in {bounds}"),
+        findings,
+    ))
+}
+
+pub(crate) fn minimum(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleError> {
+    p.allow(&["key", "min", "required"])?;
+    let key = p.str_req("key")?;
+    let min = p.num_req("min")?;
+    let required = p.bool_or("required", false)?;
+    let bounds = format!("at least {}", fmt_num(min));
+    let findings = check(input, RULE_MIN, key, Some(min), None, required, &bounds);
+    Ok(outcome(RULE_MIN, input, key, &bounds, findings))
+}
+
+fn outcome(
+    check: &str,
+    input: &RuleInput,
+    key: &str,
+    want: &str,
+    findings: Vec<Finding>,
+) -> CheckOutcome {
+    let have = product_value(input.config, key)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "not set".into());
     CheckOutcome {
-        check: id,
-        summary,
+        check: check.to_string(),
+        summary: format!("product.{key} = {have}, must be {want}"),
         findings,
     }
+}
+
+fn check(
+    input: &RuleInput,
+    rule: &str,
+    key: &str,
+    min: Option<f64>,
+    max: Option<f64>,
+    required: bool,
+    bounds: &str,
+) -> Vec<Finding> {
+    let target = input.manifest.firmware.version;
+    let Some(v) = product_value(input.config, key) else {
+        if required {
+            return vec![
+                Finding::blocker(
+                    rule,
+                    format!("product.{key} is not set; {target} needs it {bounds}"),
+                )
+                .value("not set")
+                .at(product_at(key))
+                .fix(format!("Set product.{key} to a value {bounds}.")),
+            ];
+        }
+        return vec![];
+    };
+    let Some(n) = as_number(v) else {
+        return vec![
+            Finding::blocker(rule, format!("product.{key} is not a number"))
+                .value(v)
+                .at(product_at(key))
+                .fix(format!("Set product.{key} to a number {bounds}.")),
+        ];
+    };
+    let low = min.is_some_and(|m| n < m);
+    let high = max.is_some_and(|m| n > m);
+    if !(low || high) {
+        return vec![];
+    }
+    let set_to = if low { min } else { max }.map(fmt_num).unwrap_or_default();
+    vec![
+        Finding::blocker(
+            rule,
+            format!(
+                "{target} refuses product.{key} = {}: it must be {bounds}",
+                fmt_num(n)
+            ),
+        )
+        .value(fmt_num(n))
+        .at(product_at(key))
+        .fix(format!(
+            "Set product.{key} to {set_to} (or any value {bounds}) before the upgrade."
+        )),
+    ]
 }

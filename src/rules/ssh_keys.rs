@@ -1,342 +1,269 @@
-//! The `ssh-keys` rule: after the upgrade SSH keys shorter than 1024 bits no longer
-//! work, DSA keys and X.509 host certificates are no longer supported. Ed25519, ECDSA
-//! and RSA of at least 1024 bits pass.
+//! SSH keys the new firmware refuses: RSA under 1024 bits, DSA, and X.509 host
+//! certificates. Ed25519, ECDSA and RSA of 1024 bits or more are accepted.
 
-use super::tls::{KeyStrength, bit_len, private_key_strength};
-use super::{
-    KeyFileRef, key_file_refs, plural, product_location, quote_safe, read_key_file, show_value,
-};
+use super::params::Params;
+use super::tls::bits_of;
+use super::{FileEntry, RuleError, RuleInput, file_entries, read_key_file};
 use crate::finding::{CheckOutcome, Finding};
-use crate::root::ApplianceRoot;
-use serde::Deserialize;
 use ssh_key::public::KeyData;
-use ssh_key::{HashAlg, PrivateKey, PublicKey};
+use ssh_key::{PrivateKey, PublicKey};
 
-pub const CHECK: &str = "ssh-keys";
 pub const RULE_SIZE: &str = "ssh-key-size";
-pub const RULE_DSA: &str = "ssh-key-dsa";
-pub const RULE_X509: &str = "ssh-key-x509";
-pub const RULE_FILE: &str = "ssh-key-file";
+pub const RULE_TYPE: &str = "ssh-key-type";
+pub const RULE_UNREADABLE: &str = "ssh-unreadable";
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SshParams {
-    #[serde(default = "default_1024")]
-    pub min_rsa_bits: u32,
-    #[serde(default = "yes")]
-    pub refuse_dsa: bool,
-    #[serde(default = "yes")]
-    pub refuse_x509: bool,
+struct Limits {
+    rsa: u32,
+    dsa: bool,
+    x509: bool,
 }
 
-impl Default for SshParams {
-    fn default() -> Self {
-        SshParams {
-            min_rsa_bits: 1024,
-            refuse_dsa: true,
-            refuse_x509: true,
+pub(crate) fn run(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleError> {
+    p.allow(&["min_rsa_bits", "forbid"])?;
+    let forbid = p.list_or("forbid", &["dsa", "x509"])?;
+    for f in &forbid {
+        if !matches!(f.as_str(), "dsa" | "x509") {
+            return Err(p.error(format!(
+                "forbid lists \"{f}\", which this console does not know (dsa, x509)"
+            )));
         }
     }
+    let limits = Limits {
+        rsa: p.u32_or("min_rsa_bits", 1024)?,
+        dsa: forbid.iter().any(|f| f == "dsa"),
+        x509: forbid.iter().any(|f| f == "x509"),
+    };
+    let (entries, mut findings) = file_entries(input.config, "ssh_keys", RULE_UNREADABLE);
+    let mut keys = 0;
+    for e in &entries {
+        keys += check_file(input, e, &limits, &mut findings);
+    }
+    Ok(CheckOutcome {
+        check: "ssh-keys".into(),
+        summary: format!("{keys} SSH key(s) in {} file(s) checked", entries.len()),
+        findings,
+    })
 }
 
-fn default_1024() -> u32 {
-    1024
-}
-fn yes() -> bool {
-    true
-}
-
-/// One key found in a file: where, its algorithm and strength, its fingerprint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SshKeyInfo {
-    /// "path line 3 (comment)"
-    pub place: String,
-    pub kind: SshKind,
-    pub fingerprint: Option<String>,
+/// What one key in a file is.
+enum Key {
+    Data(KeyData),
+    X509,
+    /// A legacy PEM DSA private key or a DSA certificate: the type alone decides.
+    PemDsa,
+    /// An OpenSSH certificate on an RSA key of this many bits.
+    CertRsa(u32),
+    /// An OpenSSH certificate on an Ed25519 or ECDSA key.
+    CertAccepted,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SshKind {
-    Rsa(u32),
-    Dsa(u32),
-    Ecdsa(String),
-    Ed25519,
-    /// An X.509 host certificate (`x509v3-*` or a PEM certificate).
-    X509(String),
-    Other(String),
-}
-
-impl std::fmt::Display for SshKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SshKind::Rsa(b) => write!(f, "ssh-rsa {b} bits"),
-            SshKind::Dsa(b) => write!(f, "ssh-dss {b} bits"),
-            SshKind::Ecdsa(c) => write!(f, "ecdsa {c}"),
-            SshKind::Ed25519 => f.write_str("ssh-ed25519"),
-            SshKind::X509(a) => write!(f, "X.509 host certificate ({a})"),
-            SshKind::Other(a) => f.write_str(a),
+fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<Finding>) -> usize {
+    let target = input.manifest.firmware.version;
+    let key_at = format!("product.ssh_keys[{}]", e.index);
+    let unreadable = |why: String| {
+        Finding::blocker(RULE_UNREADABLE, format!("the SSH key file {} {why}", e.path))
+            .value(&e.path)
+            .at(format!("{}, {key_at}", e.path))
+            .fix("Put the key in OpenSSH format at that path (the .pub file is enough), or correct the path in appliance.toml.")
+    };
+    let text = match read_key_file(&input.root.resolve(&e.path)) {
+        Ok(b) => match String::from_utf8(b) {
+            Ok(t) => t,
+            Err(_) => {
+                out.push(unreadable("is not text (OpenSSH keys are)".into()));
+                return 0;
+            }
+        },
+        Err(why) => {
+            out.push(unreadable(why));
+            return 0;
+        }
+    };
+    let keys = match parse_keys(&text) {
+        Ok(k) if !k.is_empty() => k,
+        Ok(_) => {
+            out.push(unreadable("holds no key".into()));
+            return 0;
+        }
+        Err(why) => {
+            out.push(unreadable(why));
+            return 0;
+        }
+    };
+    let n = keys.len();
+    for (line, key) in &keys {
+        let at = if n > 1 || *line > 1 {
+            format!("{} line {line}, {key_at}", e.path)
+        } else {
+            format!("{}, {key_at}", e.path)
+        };
+        match key {
+            Key::X509 if limits.x509 => out.push(
+                Finding::blocker(RULE_TYPE, format!("{target} refuses X.509 host certificates for SSH"))
+                    .value("X.509 certificate")
+                    .at(at)
+                    .fix("Use a plain OpenSSH host key instead (ssh-keygen -t ed25519), then update the entry."),
+            ),
+            Key::X509 => {}
+            Key::Data(KeyData::Dsa(_)) | Key::PemDsa if limits.dsa => out.push(
+                Finding::blocker(RULE_TYPE, format!("{target} refuses DSA SSH keys"))
+                    .value("ssh-dss")
+                    .at(at)
+                    .fix("Replace the key with an Ed25519 key (ssh-keygen -t ed25519) or RSA of 3072 bits, then update the entry."),
+            ),
+            Key::Data(KeyData::Rsa(_)) | Key::CertRsa(_) => {
+                let bits = match key {
+                    Key::Data(KeyData::Rsa(rsa)) => rsa.n.as_positive_bytes().map(bits_of).unwrap_or(0),
+                    Key::CertRsa(b) => *b,
+                    _ => 0,
+                };
+                if bits < limits.rsa {
+                    out.push(
+                        Finding::blocker(
+                            RULE_SIZE,
+                            format!("{target} refuses RSA SSH keys under {} bits; this one has {bits}", limits.rsa),
+                        )
+                        .value(format!("ssh-rsa {bits} bits"))
+                        .at(at)
+                        .fix("Replace the key with an Ed25519 key (ssh-keygen -t ed25519) or RSA of 3072 bits, then update the entry."),
+                    );
+                }
+            }
+            Key::Data(KeyData::Other(o)) => out.push(
+                Finding::warning(
+                    RULE_TYPE,
+                    format!("this console does not know SSH key type {}", o.algorithm()),
+                )
+                .value(o.algorithm().as_str())
+                .at(at)
+                .fix("Check with support that the new firmware accepts this key type, or replace it with an Ed25519 key."),
+            ),
+            Key::Data(_) | Key::PemDsa | Key::CertAccepted => {}
         }
     }
+    n
 }
 
-fn kind_of(k: &KeyData) -> SshKind {
-    match k {
-        KeyData::Rsa(r) => SshKind::Rsa(bit_len(r.n.as_bytes())),
-        KeyData::Dsa(d) => SshKind::Dsa(bit_len(d.p.as_bytes())),
-        KeyData::Ecdsa(e) => SshKind::Ecdsa(e.curve().to_string()),
-        KeyData::SkEcdsaSha2NistP256(_) => SshKind::Ecdsa("sk-nistp256".into()),
-        KeyData::Ed25519(_) | KeyData::SkEd25519(_) => SshKind::Ed25519,
-        other => SshKind::Other(other.algorithm().to_string()),
+/// Every key in an OpenSSH text file, with its line number: an OpenSSH private
+/// key, a public key per line (authorized_keys style, options allowed), OpenSSH
+/// certificates, or X.509 (PEM certificates, `x509v3-*` keys).
+fn parse_keys(text: &str) -> Result<Vec<(usize, Key)>, String> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        let k = PrivateKey::from_openssh(trimmed)
+            .map_err(|e| format!("is not a readable OpenSSH private key: {e}"))?;
+        return Ok(vec![(1, Key::Data(k.public_key().key_data().clone()))]);
     }
-}
-
-/// Parses every key in one file: OpenSSH public key lines (authorized_keys and
-/// known_hosts forms too), OpenSSH certificates, an OpenSSH private key, a PEM
-/// private key, or a PEM X.509 certificate. Errors say why the file is unreadable.
-pub fn keys_in(bytes: &[u8], label: &str) -> Result<Vec<SshKeyInfo>, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "it is not a text key file".to_string())?;
-    if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
-        let k = PrivateKey::from_openssh(text)
-            .map_err(|e| format!("the OpenSSH private key cannot be read ({e})"))?;
-        let comment = k.comment();
-        return Ok(vec![SshKeyInfo {
-            place: with_comment(label, comment),
-            kind: kind_of(k.public_key().key_data()),
-            fingerprint: Some(k.fingerprint(HashAlg::Sha256).to_string()),
-        }]);
+    if trimmed.starts_with("-----BEGIN CERTIFICATE-----") {
+        return Ok(vec![(1, Key::X509)]);
     }
-    if text.contains("-----BEGIN CERTIFICATE-----") {
-        return Ok(vec![SshKeyInfo {
-            place: label.to_string(),
-            kind: SshKind::X509("PEM certificate".into()),
-            fingerprint: None,
-        }]);
+    if trimmed.starts_with("-----BEGIN DSA PRIVATE KEY-----") {
+        return Ok(vec![(1, Key::PemDsa)]);
     }
-    if text.contains("PRIVATE KEY-----") {
-        let mut out = Vec::new();
-        for pem in x509_parser::pem::Pem::iter_from_buffer(bytes) {
-            let pem = pem.map_err(|e| format!("a PEM block cannot be read ({e})"))?;
-            let kind = match private_key_strength(&pem.label, &pem.contents) {
-                Some(KeyStrength::Rsa(b)) => SshKind::Rsa(b),
-                Some(KeyStrength::Dsa(b)) => SshKind::Dsa(b),
-                Some(KeyStrength::Ec { curve, .. }) => SshKind::Ecdsa(curve),
-                Some(KeyStrength::Edwards(_)) => SshKind::Ed25519,
-                Some(KeyStrength::Unknown(o)) => SshKind::Other(o),
-                None => return Err(format!("the {} cannot be read", pem.label.to_lowercase())),
-            };
-            out.push(SshKeyInfo {
-                place: label.to_string(),
-                kind,
-                fingerprint: None,
-            });
-        }
-        return Ok(out);
+    if trimmed.starts_with("-----BEGIN") {
+        return Err(
+            "is a PEM key this console cannot read; point the entry at the key's .pub file".into(),
+        );
     }
-    let mut out = Vec::new();
+    let mut out = vec![];
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let place = format!("{label} line {}", i + 1);
-        // The key starts at its algorithm name; authorized_keys options or a
-        // known_hosts host list may come first.
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let Some(at) = words.iter().position(|w| {
-            w.starts_with("ssh-")
-                || w.starts_with("ecdsa-")
-                || w.starts_with("sk-")
-                || w.starts_with("x509v3-")
-                || w.starts_with("rsa-sha2-")
-        }) else {
-            return Err(format!("line {} is not an OpenSSH public key", i + 1));
+        let n = i + 1;
+        if line.split_whitespace().any(|w| w.starts_with("x509v3-")) {
+            out.push((n, Key::X509));
+            continue;
+        }
+        if let Some(word) = line
+            .split_whitespace()
+            .position(|w| w.ends_with("-cert-v01@openssh.com"))
+            .and_then(|p| line.split_whitespace().nth(p + 1))
+        {
+            let key = openssh_cert_key(word)
+                .ok_or_else(|| format!("line {n} is not a readable OpenSSH certificate"))?;
+            out.push((n, key));
+            continue;
+        }
+        let key = match PublicKey::from_openssh(line) {
+            Ok(k) => k,
+            Err(_) => line
+                .parse::<ssh_key::authorized_keys::Entry>()
+                .map(|e| e.public_key().clone())
+                .map_err(|e| format!("line {n} is not an OpenSSH public key: {e}"))?,
         };
-        let alg = words[at];
-        let comment = words.get(at + 2..).map(|c| c.join(" ")).unwrap_or_default();
-        let place = with_comment(&place, &comment);
-        if alg.starts_with("x509v3-") {
-            out.push(SshKeyInfo {
-                place,
-                kind: SshKind::X509(quote_safe(alg)),
-                fingerprint: None,
-            });
-            continue;
-        }
-        let key_text = words[at..].join(" ");
-        if alg.contains("-cert-v01@openssh.com") {
-            // ssh-key refuses certificates valid "forever" (the ssh-keygen default),
-            // so the certified key is read from the wire format here.
-            let kind = words
-                .get(at + 1)
-                .and_then(|b| base64_decode(b))
-                .and_then(|blob| certified_key(&blob))
-                .ok_or_else(|| format!("line {}: the OpenSSH certificate cannot be read", i + 1))?;
-            out.push(SshKeyInfo {
-                place,
-                kind,
-                fingerprint: None,
-            });
-            continue;
-        }
-        let k = PublicKey::from_openssh(&key_text)
-            .map_err(|e| format!("line {}: the public key cannot be read ({e})", i + 1))?;
-        out.push(SshKeyInfo {
-            place,
-            kind: kind_of(k.key_data()),
-            fingerprint: Some(k.fingerprint(HashAlg::Sha256).to_string()),
-        });
-    }
-    if out.is_empty() {
-        return Err("it holds no key".into());
+        out.push((n, Key::Data(key.key_data().clone())));
     }
     Ok(out)
 }
 
-/// Standard base64 (padding optional), as in OpenSSH key lines.
+/// The key inside an OpenSSH certificate (PROTOCOL.certkeys: string type, string
+/// nonce, then the key's fields). Read by hand: ssh-key refuses certificates valid
+/// "forever", which ssh-keygen makes by default.
+fn openssh_cert_key(b64: &str) -> Option<Key> {
+    let blob = base64_decode(b64)?;
+    let mut r = &blob[..];
+    let mut field = || -> Option<Vec<u8>> {
+        let len = u32::from_be_bytes(r.get(..4)?.try_into().ok()?) as usize;
+        let v = r.get(4..4 + len)?.to_vec();
+        r = &r[4 + len..];
+        Some(v)
+    };
+    let kind = String::from_utf8(field()?).ok()?;
+    let _nonce = field()?;
+    match kind.as_str() {
+        "ssh-rsa-cert-v01@openssh.com" => {
+            let _e = field()?;
+            Some(Key::CertRsa(bits_of(&field()?)))
+        }
+        "ssh-dss-cert-v01@openssh.com" => Some(Key::PemDsa),
+        k if k.starts_with("ssh-ed25519-cert")
+            || k.starts_with("ecdsa-sha2-")
+            || k.starts_with("sk-") =>
+        {
+            Some(Key::CertAccepted)
+        }
+        _ => None,
+    }
+}
+
+/// Standard base64 (with or without padding).
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut n) = (0u32, 0u32);
-    for c in s.bytes() {
+    let (mut acc, mut nbits) = (0u32, 0u32);
+    for c in s.bytes().take_while(|c| *c != b'=') {
         let v = match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,
             b'0'..=b'9' => c - b'0' + 52,
             b'+' => 62,
             b'/' => 63,
-            b'=' => break,
             _ => return None,
         };
-        acc = (acc << 6) | u32::from(v);
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((acc >> n) as u8);
+        acc = (acc << 6) | v as u32;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((acc >> nbits) as u8);
+            acc &= (1 << nbits) - 1;
         }
     }
     Some(out)
 }
 
-/// Reads one SSH wire-format string (u32 length, bytes).
-fn wire_string<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let len = u32::from_be_bytes(buf.get(..4)?.try_into().ok()?) as usize;
-    let s = buf.get(4..4usize.checked_add(len)?)?;
-    *buf = &buf[4 + len..];
-    Some(s)
-}
-
-/// The key inside an OpenSSH certificate blob (PROTOCOL.certkeys: type, nonce, then
-/// the key's own fields).
-fn certified_key(blob: &[u8]) -> Option<SshKind> {
-    let mut b = blob;
-    let alg = std::str::from_utf8(wire_string(&mut b)?).ok()?.to_string();
-    wire_string(&mut b)?; // nonce
-    Some(match alg.as_str() {
-        "ssh-rsa-cert-v01@openssh.com" => {
-            wire_string(&mut b)?; // e
-            SshKind::Rsa(bit_len(wire_string(&mut b)?))
-        }
-        "ssh-dss-cert-v01@openssh.com" => SshKind::Dsa(bit_len(wire_string(&mut b)?)),
-        "ssh-ed25519-cert-v01@openssh.com" | "sk-ssh-ed25519-cert-v01@openssh.com" => {
-            SshKind::Ed25519
-        }
-        a if a.starts_with("ecdsa-sha2-") || a.starts_with("sk-ecdsa-sha2-") => {
-            SshKind::Ecdsa(String::from_utf8_lossy(wire_string(&mut b)?).into_owned())
-        }
-        other => SshKind::Other(quote_safe(other)),
-    })
-}
-
-fn with_comment(place: &str, comment: &str) -> String {
-    if comment.is_empty() {
-        place.to_string()
-    } else {
-        format!("{place} ({})", quote_safe(comment))
-    }
-}
-
-/// The findings for one key.
-pub fn judge(key: &SshKeyInfo, usage: &str, p: &SshParams) -> Option<Finding> {
-    let value = match &key.fingerprint {
-        Some(fp) => format!("{}, {fp}", key.kind),
-        None => key.kind.to_string(),
-    };
-    let f = match &key.kind {
-        SshKind::Rsa(b) if *b < p.min_rsa_bits => Finding::blocker(
-            RULE_SIZE,
-            format!(
-                "the {usage} RSA key of {b} bits is shorter than {} bits and stops working after the upgrade",
-                p.min_rsa_bits
-            ),
-        )
-        .fix("Generate a new Ed25519 key (or RSA of at least 3072 bits), install it in place of this one, then run the test again."),
-        SshKind::Dsa(_) if p.refuse_dsa => Finding::blocker(
-            RULE_DSA,
-            format!("the {usage} key is a DSA key: the new firmware does not support DSA keys for SSH"),
-        )
-        .fix("Replace it with an Ed25519 or RSA key and remove the DSA key, then run the test again."),
-        SshKind::X509(_) if p.refuse_x509 => Finding::blocker(
-            RULE_X509,
-            format!("the {usage} key is an X.509 host certificate: the new firmware supports only plain public keys for SSH"),
-        )
-        .fix("Replace the X.509 host certificate with a plain Ed25519 or RSA host key, then run the test again."),
-        _ => return None,
-    };
-    Some(f.value(value).at(key.place.clone()))
-}
-
-/// Runs the rule over `product.ssh_keys`.
-pub fn check(root: &ApplianceRoot, product: &toml::Table, p: &SshParams) -> CheckOutcome {
-    let (refs, mut findings) = key_file_refs(product, "ssh_keys", RULE_FILE);
-    let mut keys = 0usize;
-    for r in &refs {
-        findings.extend(check_ref(root, r, p, &mut keys));
-    }
-    CheckOutcome {
-        check: CHECK.into(),
-        summary: format!(
-            "{} checked in {}",
-            plural(keys, "SSH key", "SSH keys"),
-            plural(refs.len(), "file", "files")
-        ),
-        findings,
-    }
-}
-
-fn check_ref(
-    root: &ApplianceRoot,
-    r: &KeyFileRef,
-    p: &SshParams,
-    keys: &mut usize,
-) -> Vec<Finding> {
-    let usage = if r.usage.is_empty() {
-        "SSH".to_string()
-    } else {
-        quote_safe(&r.usage)
-    };
-    let unreadable = |why: String| {
-        Finding::blocker(
-            RULE_FILE,
-            format!("the {usage} key file {} cannot be checked: {why}", r.path),
-        )
-        .value(show_value(&toml::Value::String(r.path.clone())))
-        .at(product_location(&format!("{}.path", r.key)))
-        .fix(format!(
-            "Restore the key file (OpenSSH format) or correct product.{}.path, then run the test again.",
-            r.key
-        ))
-    };
-    let bytes = match read_key_file(root, &r.path) {
-        Ok(b) => b,
-        Err(why) => return vec![unreadable(why)],
-    };
-    // A parser bug on a hostile file must be a finding, not a crash of the test.
-    let parsed = std::panic::catch_unwind(|| keys_in(&bytes, &r.path))
-        .unwrap_or_else(|_| Err("the key parser failed on it".into()));
-    match parsed {
-        Ok(found) => {
-            *keys += found.len();
-            found.iter().filter_map(|k| judge(k, &usage, p)).collect()
-        }
-        Err(why) => vec![unreadable(why)],
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_decodes_with_and_without_padding() {
+        assert_eq!(
+            super::base64_decode("aGVsbG8=").as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(
+            super::base64_decode("aGVsbG8").as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(super::base64_decode("aGk!"), None);
     }
 }

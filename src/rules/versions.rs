@@ -1,138 +1,174 @@
-//! The `min-version` rule: components outside the firmware must be new enough for it:
-//! each plugin at least the manifest's minimum, each external indexer at least the
-//! firmware's own version.
+//! Versions of things the new firmware talks to: each plugin at least the
+//! manifest's minimum, each external indexer at least the firmware's version.
 
-use super::{RuleError, bad, product_location, quote_safe, values_at};
+use super::params::Params;
+use super::{RuleError, RuleInput, product_at};
 use crate::finding::{CheckOutcome, Finding};
 use crate::version::Version;
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MinVersionParams {
-    pub key: String,
-    #[serde(default = "default_name")]
-    pub name_field: String,
-    #[serde(default = "default_version")]
-    pub version_field: String,
-    /// A version, or "firmware" for the image's version.
-    #[serde(default)]
-    pub minimum: Option<String>,
-    #[serde(default)]
-    pub minimums: BTreeMap<String, Version>,
-    #[serde(default)]
-    pub what: Option<String>,
-    #[serde(default)]
-    pub id: Option<String>,
+const RULE_PLUGIN: &str = "plugin-versions";
+const RULE_INDEXER: &str = "indexer-versions";
+
+/// A dotted numeric version (plugins number themselves freely: 2, 2.2, 2.2.0.1).
+fn dotted(s: &str) -> Option<Vec<u64>> {
+    let s = s.trim().trim_start_matches(['v', 'V']);
+    if s.is_empty() {
+        return None;
+    }
+    s.split('.').map(|p| p.parse().ok()).collect()
 }
 
-fn default_name() -> String {
-    "name".into()
-}
-fn default_version() -> String {
-    "version".into()
+/// Compares dotted versions, missing parts counting as 0 (2.2 == 2.2.0).
+fn cmp_dotted(a: &[u64], b: &[u64]) -> Ordering {
+    let n = a.len().max(b.len());
+    (0..n)
+        .map(|i| {
+            a.get(i)
+                .copied()
+                .unwrap_or(0)
+                .cmp(&b.get(i).copied().unwrap_or(0))
+        })
+        .find(|o| o.is_ne())
+        .unwrap_or(Ordering::Equal)
 }
 
-pub const DEFAULT_ID: &str = "min-version";
-
-impl MinVersionParams {
-    pub fn validate(self) -> Result<Self, RuleError> {
-        const K: &str = "min-version";
-        match (&self.minimum, self.minimums.is_empty()) {
-            (None, true) => Err(bad(
-                K,
-                format!("rule for \"{}\" has neither minimum nor minimums", self.key),
-            )),
-            (Some(_), false) => Err(bad(
-                K,
-                format!("rule for \"{}\" has both minimum and minimums", self.key),
-            )),
-            (Some(m), _) if m != "firmware" && m.parse::<Version>().is_err() => Err(bad(
-                K,
-                format!(
-                    "minimum = \"{}\" is neither a version nor \"firmware\"",
-                    quote_safe(m)
-                ),
-            )),
-            _ => Ok(self),
+/// `product.<key>` as (index, name, version) tables.
+fn entries(
+    input: &RuleInput,
+    rule: &str,
+    key: &str,
+    name_key: &str,
+) -> (Vec<(usize, String, String)>, Vec<Finding>) {
+    let mut out = vec![];
+    let mut bad = vec![];
+    let Some(v) = input.config.product.get(key) else {
+        return (out, bad);
+    };
+    let Some(list) = v.as_array() else {
+        bad.push(
+            Finding::blocker(rule, format!("product.{key} is not a list"))
+                .value(v)
+                .at(product_at(key))
+                .fix(format!(
+                    "Write product.{key} as a list: [{{ {name_key} = \"...\", version = \"...\" }}]."
+                )),
+        );
+        return (out, bad);
+    };
+    for (i, item) in list.iter().enumerate() {
+        let name = item.get(name_key).and_then(|n| n.as_str());
+        let version = item.get("version").and_then(|n| n.as_str());
+        match (name, version) {
+            (Some(n), Some(v)) => out.push((i, n.to_string(), v.to_string())),
+            _ => bad.push(
+                Finding::blocker(
+                    rule,
+                    format!("product.{key}[{i}] lacks {name_key} or version"),
+                )
+                .value(item)
+                .at(product_at(&format!("{key}[{i}]")))
+                .fix(format!(
+                    "Give the entry {name_key} = \"...\" and version = \"...\" as installed."
+                )),
+            ),
         }
     }
-
-    fn minimum_for(&self, name: &str, firmware: Version) -> Option<Version> {
-        match &self.minimum {
-            Some(m) if m == "firmware" => Some(firmware),
-            Some(m) => m.parse().ok(),
-            None => self
-                .minimums
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| *v),
-        }
-    }
+    (out, bad)
 }
 
-/// Runs the rule; `firmware` is the image's version.
-pub fn check(product: &toml::Table, p: &MinVersionParams, firmware: Version) -> CheckOutcome {
-    let id = p.id.clone().unwrap_or_else(|| DEFAULT_ID.into());
-    let what = p.what.clone().unwrap_or_else(|| "plugin".into());
-    let mut findings = Vec::new();
-    let mut checked = 0usize;
-    let mut entries = Vec::new();
-    for (k, v) in values_at(product, &p.key) {
-        match v.as_array() {
-            Some(a) => entries.extend(a.iter().enumerate().map(|(i, e)| (format!("{k}[{i}]"), e))),
-            None => entries.push((k, v)),
-        }
+pub(crate) fn plugins(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleError> {
+    p.allow(&["minimums"])?;
+    let target = input.manifest.firmware.version;
+    let mut minimums = vec![];
+    for (name, v) in p.table_opt("minimums")?.into_iter().flatten() {
+        let parsed = v.as_str().and_then(dotted).ok_or_else(|| {
+            p.error(format!(
+                "minimums.{name} = {v} is not a version like \"2.2.0\""
+            ))
+        })?;
+        minimums.push((name.as_str(), v.as_str().unwrap_or_default(), parsed));
     }
-    for (k, e) in entries {
-        let name = e
-            .get(&p.name_field)
-            .and_then(|n| n.as_str())
-            .map(quote_safe)
-            .unwrap_or_else(|| k.clone());
-        let Some(min) = p.minimum_for(&name, firmware) else {
+    let (plugins, mut findings) = entries(input, RULE_PLUGIN, "plugins", "name");
+    for (i, name, version) in &plugins {
+        let Some((_, min_text, min)) = minimums.iter().find(|(n, _, _)| n == name) else {
             continue;
         };
-        checked += 1;
-        let vkey = format!("{k}.{}", p.version_field);
-        let raw = e.get(&p.version_field).and_then(|v| v.as_str());
-        let fix = format!(
-            "Upgrade the {what} \"{name}\" to version {min} or later (and set product.{vkey} to it), then run the test again."
-        );
-        match raw.map(|r| (r, r.parse::<Version>())) {
-            Some((_, Ok(v))) if v >= min => {}
-            Some((r, Ok(_))) => findings.push(
+        let at = product_at(&format!("plugins[{i}].version"));
+        match dotted(version) {
+            Some(have) if cmp_dotted(&have, min).is_ge() => {}
+            Some(_) => findings.push(
                 Finding::blocker(
-                    &id,
-                    format!("the {what} \"{name}\" is version {r}; the new firmware needs at least {min}"),
+                    RULE_PLUGIN,
+                    format!("plugin {name} {version} does not work with {target}: it needs {min_text} or later"),
                 )
-                .value(quote_safe(r))
-                .at(product_location(&vkey))
-                .fix(fix),
-            ),
-            Some((r, Err(_))) => findings.push(
-                Finding::blocker(&id, format!("the {what} \"{name}\" has version \"{}\", which is not a version", quote_safe(r)))
-                    .value(quote_safe(r))
-                    .at(product_location(&vkey))
-                    .fix(fix),
+                .value(format!("{name} {version}"))
+                .at(at)
+                .fix(format!("Upgrade the {name} plugin to {min_text} or later before the firmware upgrade.")),
             ),
             None => findings.push(
-                Finding::blocker(&id, format!("the {what} \"{name}\" has no version"))
-                    .value("not set")
-                    .at(product_location(&vkey))
-                    .fix(fix),
+                Finding::blocker(RULE_PLUGIN, format!("plugin {name} has an unreadable version"))
+                    .value(format!("{name} {version}"))
+                    .at(at)
+                    .fix(format!("Write the installed version of {name} as numbers, like \"{min_text}\".")),
             ),
         }
     }
-    let need = match &p.minimum {
-        Some(m) if m == "firmware" => format!("at least {firmware}"),
-        Some(m) => format!("at least {m}"),
-        None => "their minimum versions".into(),
-    };
-    CheckOutcome {
-        check: id,
-        summary: format!("{checked} {what}(s) checked, need {need}"),
+    Ok(CheckOutcome {
+        check: RULE_PLUGIN.into(),
+        summary: format!(
+            "{} plugin(s), {} with a minimum version",
+            plugins.len(),
+            minimums.len()
+        ),
         findings,
+    })
+}
+
+pub(crate) fn indexers(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleError> {
+    p.allow(&["min"])?;
+    let target = input.manifest.firmware.version;
+    let min = p.version_opt("min")?.unwrap_or(target);
+    let (list, mut findings) = entries(input, RULE_INDEXER, "external_indexers", "host");
+    for (i, host, version) in &list {
+        let at = product_at(&format!("external_indexers[{i}].version"));
+        match version.parse::<Version>() {
+            Ok(have) if have >= min => {}
+            Ok(have) => findings.push(
+                Finding::blocker(
+                    RULE_INDEXER,
+                    format!("external indexer {host} runs {have}; {target} needs indexers at {min} or later"),
+                )
+                .value(format!("{host} {version}"))
+                .at(at)
+                .fix(format!("Upgrade the external indexer on {host} to {min} or later first, then this appliance.")),
+            ),
+            Err(e) => findings.push(
+                Finding::blocker(RULE_INDEXER, format!("external indexer {host}: {e}"))
+                    .value(format!("{host} {version}"))
+                    .at(at)
+                    .fix(format!("Write the indexer's installed version, like \"{min}\".")),
+            ),
+        }
+    }
+    Ok(CheckOutcome {
+        check: RULE_INDEXER.into(),
+        summary: format!("{} external indexer(s), each at least {min}", list.len()),
+        findings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_versions_compare_with_missing_parts_as_zero() {
+        let v = |s| dotted(s).unwrap_or_default();
+        assert_eq!(cmp_dotted(&v("2.2"), &v("2.2.0")), Ordering::Equal);
+        assert_eq!(cmp_dotted(&v("2.10"), &v("2.9.9")), Ordering::Greater);
+        assert_eq!(cmp_dotted(&v("2.1.9"), &v("2.2")), Ordering::Less);
+        assert!(dotted("2.x").is_none());
+        assert!(dotted("").is_none());
     }
 }

@@ -1,10 +1,10 @@
-//! Helpers for the configuration-rule tests: an appliance root in a temporary
-//! directory, real keys and certificates made with openssl and ssh-keygen, and
-//! configuration/manifest builders around them.
+//! Shared by the rules tests: real keys and certificates made once per test binary
+//! with openssl and ssh-keygen, a temporary appliance root, a manifest with rules.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use upgrade_console::config::Config;
 use upgrade_console::finding::{CheckOutcome, Finding, Severity};
 use upgrade_console::manifest::Manifest;
@@ -12,177 +12,182 @@ use upgrade_console::root::ApplianceRoot;
 use upgrade_console::rules::{RuleError, RuleInput, evaluate};
 use upgrade_console::version::Version;
 
-/// Fails the test with a message when a tool is missing (never a silent pass).
-pub fn require_tool(tool: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
+fn make(script: &str, name: &str) -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rules-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/rules_support")
+        .join(script);
+    let out = Command::new("bash")
+        .arg(&script)
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run bash for {}: {e}", script.display()));
     assert!(
-        found,
-        "this test needs `{tool}` (Debian package {package}) to make real keys and certificates"
+        out.status.success(),
+        "making the {name} fixtures needs openssl and ssh-keygen on PATH; {} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
     );
+    dir
 }
 
-/// A scratch appliance root; key material goes to etc/appliance/{certs,keys}.
-pub struct Lab {
-    _dir: tempfile::TempDir,
+/// Certificates from make_tls.sh (made once per test binary).
+pub fn tls() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| make("make_tls.sh", "tls"))
+}
+
+/// Keys from make_ssh.sh (made once per test binary).
+pub fn ssh() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| make("make_ssh.sh", "ssh"))
+}
+
+pub struct Appliance {
+    pub dir: tempfile::TempDir,
     pub root: ApplianceRoot,
-    pub work: PathBuf,
 }
 
-impl Lab {
-    pub fn new() -> Lab {
-        require_tool("openssl", "openssl");
-        require_tool("ssh-keygen", "openssh-client");
-        require_tool("python3", "python3");
-        let d = tempfile::tempdir().expect("tempdir");
-        let work = d.path().join("work");
-        std::fs::create_dir_all(&work).unwrap();
-        for sub in ["etc/appliance/certs", "etc/appliance/keys"] {
-            std::fs::create_dir_all(d.path().join("root").join(sub)).unwrap();
-        }
-        Lab {
-            root: ApplianceRoot::new(d.path().join("root")),
-            work,
-            _dir: d,
-        }
-    }
-
-    /// Runs a bash script in the work directory; `$CERTS` and `$KEYS` are the
-    /// appliance's certificate and key directories. Panics with stderr on failure.
-    pub fn sh(&self, script: &str) {
-        let o = Command::new("bash")
-            .arg("-euo")
-            .arg("pipefail")
-            .arg("-c")
-            .arg(format!("{HELPERS}\n{script}"))
-            .current_dir(&self.work)
-            .env("CERTS", self.root.resolve("etc/appliance/certs"))
-            .env("KEYS", self.root.resolve("etc/appliance/keys"))
-            .output()
-            .expect("bash");
-        assert!(
-            o.status.success(),
-            "fixture script failed:\n{script}\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.root.resolve(rel)
-    }
+pub fn appliance() -> Appliance {
+    let dir = tempfile::tempdir().unwrap();
+    let root = ApplianceRoot::new(dir.path());
+    Appliance { dir, root }
 }
 
-/// Shell functions for the fixture scripts.
-/// `leaf NAME KEYSPEC HASH OUT`: a self-signed end-entity certificate (not a CA).
-/// `ca NAME KEYSPEC HASH` -> NAME.key NAME.pem: a self-signed root CA in the work dir.
-/// `issue NAME KEYSPEC HASH CA OUT ca|leaf`: a certificate signed by CA (CA.key/CA.pem).
-/// `ssh_rsa BITS OUT COMMENT`: an OpenSSH RSA public key of any size (ssh-keygen
-/// refuses sizes under 1024, so this encodes an openssl key in the OpenSSH format).
-const HELPERS: &str = r#"
-leaf() { openssl req -x509 -newkey "$2" -nodes -keyout "$1.key" -out "$4" -"$3" -days 30 \
-  -subj "/CN=$1" -addext basicConstraints=CA:FALSE 2>/dev/null; }
-ca() { openssl req -x509 -newkey "$2" -nodes -keyout "$1.key" -out "$1.pem" -"$3" -days 30 \
-  -subj "/CN=$1" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null; }
-issue() {
-  openssl req -new -newkey "$2" -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null
-  if [ "$6" = ca ]; then echo "basicConstraints=critical,CA:TRUE" > "$1.ext"; else echo "basicConstraints=CA:FALSE" > "$1.ext"; fi
-  openssl x509 -req -in "$1.csr" -CA "$4.pem" -CAkey "$4.key" -CAcreateserial -"$3" -days 30 -extfile "$1.ext" -out "$5" 2>/dev/null
-}
-ssh_rsa() {
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:"$1" -out "rsa$1.key" 2>/dev/null
-  python3 - "rsa$1.key" "$3" > "$2" <<'PY'
-import base64, re, struct, subprocess, sys
-out = subprocess.run(["openssl", "rsa", "-in", sys.argv[1], "-noout", "-modulus"], capture_output=True, text=True, check=True).stdout
-n = int(re.search(r"Modulus=([0-9A-F]+)", out).group(1), 16)
-def mpint(x):
-    b = x.to_bytes((x.bit_length() + 8) // 8, "big")
-    return struct.pack(">I", len(b)) + b
-blob = struct.pack(">I", 7) + b"ssh-rsa" + mpint(65537) + mpint(n)
-print("ssh-rsa " + base64.b64encode(blob).decode() + " " + sys.argv[2])
-PY
-}
-"#;
-
-pub const MINIMAL_CONFIG: &str = r#"[appliance]
+const BASE: &str = r#"
+[appliance]
 product = "sps"
 hostname = "sps-test"
+platform = "physical"
+
+[[network.interfaces]]
+name = "eth0"
+addresses = ["192.0.2.10/24"]
+management = true
+
+[web]
+listen = ["127.0.0.1:8480"]
 
 [slots]
-A = "var/lib/slotA.img"
-B = "var/lib/slotB.img"
+A = "var/lib/test/slotA.img"
+B = "var/lib/test/slotB.img"
 
 [licence]
 lts = 7
 "#;
 
-/// A configuration with the given extra TOML (e.g. `[product]` and `[ha]` tables).
-pub fn config(extra: &str) -> Config {
-    Config::parse(
-        &format!("{MINIMAL_CONFIG}\n{extra}"),
-        Path::new("appliance.toml"),
-    )
-    .unwrap_or_else(|e| panic!("test configuration: {e}"))
+impl Appliance {
+    /// Copies a fixture into the root's `sub` directory; returns the path as written
+    /// in appliance.toml.
+    pub fn install(&self, from: &Path, name: &str, sub: &str) -> String {
+        let rel = format!("{sub}/{name}");
+        let dest = self.root.resolve(&rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(name), &dest)
+            .unwrap_or_else(|e| panic!("fixture {name} from {}: {e}", from.display()));
+        rel
+    }
+
+    pub fn cert(&self, name: &str) -> String {
+        self.install(tls(), name, "etc/appliance/certs")
+    }
+
+    pub fn key(&self, name: &str) -> String {
+        self.install(ssh(), name, "etc/appliance/keys")
+    }
+
+    /// Writes appliance.toml (base, `extra` sections, then `[product]`) and loads it.
+    pub fn config(&self, extra: &str, product: &str) -> Config {
+        let text = format!("{BASE}\n{extra}\n[product]\n{product}\n");
+        let path = self.root.config_file();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        Config::load(&self.root).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    /// Writes appliance.toml with `product` as its `[product]` table and loads it.
+    pub fn config_product(&self, product: &toml::Table) -> Config {
+        let mut doc = toml::Table::new();
+        doc.insert("product".into(), product.clone().into());
+        let text = format!("{BASE}\n{}", toml::to_string(&doc).unwrap());
+        let path = self.root.config_file();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        Config::load(&self.root).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.root.resolve(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn eval(
+        &self,
+        config: &Config,
+        rules: &str,
+        current: Option<&str>,
+    ) -> Result<Vec<CheckOutcome>, RuleError> {
+        let m = manifest(rules);
+        let input = RuleInput {
+            root: &self.root,
+            config,
+            manifest: &m,
+            current: current.map(|c| c.parse::<Version>().unwrap()),
+        };
+        evaluate(&input)
+    }
+
+    /// Evaluates and returns every finding.
+    pub fn findings(&self, config: &Config, rules: &str, current: Option<&str>) -> Vec<Finding> {
+        self.eval(config, rules, current)
+            .unwrap()
+            .into_iter()
+            .flat_map(|c| c.findings)
+            .collect()
+    }
 }
 
-pub const MINIMAL_MANIFEST: &str = r#"[firmware]
+pub fn manifest(rules: &str) -> Manifest {
+    let text = format!(
+        r#"
+[firmware]
 product = "sps"
 version = "7.3.1"
 kind = "maintenance"
 
 [upgrade]
 from = ["7.0", "7.0.1"]
+licence_lts = 7
 
 [payload]
 file = "firmware/rootfs.img"
 size = 4096
 sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-"#;
 
-/// A 7.3.1 manifest carrying `rules` (TOML `[[rules]]` text).
-pub fn manifest(rules: &str) -> Manifest {
-    Manifest::parse(&format!("{MINIMAL_MANIFEST}\n{rules}"))
-        .unwrap_or_else(|e| panic!("test manifest: {e}"))
-}
-
-pub fn run(
-    root: &ApplianceRoot,
-    cfg: &Config,
-    rules: &str,
-    current: &str,
-) -> Result<Vec<CheckOutcome>, RuleError> {
-    let m = manifest(rules);
-    evaluate(&RuleInput {
-        root,
-        config: cfg,
-        manifest: &m,
-        current: Some(current.parse::<Version>().unwrap()),
-    })
-}
-
-/// The outcome with check id `id`.
-pub fn outcome<'a>(all: &'a [CheckOutcome], id: &str) -> &'a CheckOutcome {
-    all.iter()
-        .find(|c| c.check == id)
-        .unwrap_or_else(|| panic!("no check {id} in {all:#?}"))
-}
-
-/// Asserts a finding's fields; `value`, `location` and `fix` are substrings.
-pub fn assert_finding(
-    f: &Finding,
-    rule: &str,
-    severity: Severity,
-    value: &str,
-    location: &str,
-    fix: &str,
-) {
-    assert_eq!(f.rule, rule, "{f:#?}");
-    assert_eq!(f.severity, severity, "{f:#?}");
-    assert!(f.value.contains(value), "value {value:?} not in {f:#?}");
-    assert!(
-        f.location.contains(location),
-        "location {location:?} not in {f:#?}"
+{rules}
+"#
     );
-    assert!(f.fix.contains(fix), "fix {fix:?} not in {f:#?}");
+    Manifest::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Asserts one finding's fields; `value`, `at` and `fix` are substrings.
+pub fn assert_finding(f: &Finding, rule: &str, sev: Severity, value: &str, at: &str, fix: &str) {
+    assert_eq!(f.rule, rule, "{f:#?}");
+    assert_eq!(f.severity, sev, "{f:#?}");
+    assert!(
+        f.value.contains(value),
+        "value {:?} lacks {value:?}",
+        f.value
+    );
+    assert!(
+        f.location.contains(at),
+        "location {:?} lacks {at:?}",
+        f.location
+    );
+    assert!(f.fix.contains(fix), "fix {:?} lacks {fix:?}", f.fix);
     assert!(!f.message.is_empty());
 }

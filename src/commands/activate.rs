@@ -1,0 +1,71 @@
+//! The `activate ISO` command: shows what will happen, asks for confirmation on a
+//! terminal (`--yes` for automation; neither: exit 2), then writes, verifies and arms.
+use crate::activate::{self, ActivateError};
+use crate::cli::{ActivateArgs, Ctx, Exit};
+use crate::config::Config;
+use std::io::{BufRead, IsTerminal, Write};
+
+pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
+    crate::console_log::init(&ctx.root, false);
+    let config = Config::load(&ctx.root)?;
+    let plan = match activate::prepare(&ctx.root, &config, &args.iso) {
+        Ok(p) => p,
+        Err(e) => return Ok(refusal(ctx, e)),
+    };
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!(
+                "upgrade-console: activate writes slot {} and needs confirmation: run it on a terminal, or pass --yes",
+                plan.target.slot
+            );
+            return Ok(Exit::CannotRun);
+        }
+        println!("{}", plan.describe());
+        print!("Type \"yes\" to write slot {}: ", plan.target.slot);
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            println!("Nothing was written.");
+            return Ok(Exit::Refused);
+        }
+    }
+    match activate::run(
+        &ctx.root,
+        &plan,
+        crate::killpoint::chunk_override().unwrap_or(crate::slot_io::CHUNK),
+    ) {
+        Ok(r) => {
+            if ctx.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "Slot {} holds firmware {} ({} bytes written, read back and verified in {:.1} s).",
+                    r.slot, r.version, r.bytes, r.seconds
+                );
+                println!(
+                    "After reboot: firmware {} boots once from slot {}; if it fails, slot {} boots again.",
+                    r.version,
+                    r.slot,
+                    r.slot.other()
+                );
+                println!("Reboot with `upgrade-console reboot` when ready.");
+            }
+            Ok(Exit::Success)
+        }
+        Err(e) => Ok(refusal(ctx, e)),
+    }
+}
+
+fn refusal(ctx: &Ctx, e: ActivateError) -> Exit {
+    log::error!("activate: {e}");
+    if ctx.json {
+        println!("{}", serde_json::json!({ "error": e.to_string() }));
+    }
+    eprintln!("upgrade-console: activate: {e}");
+    if e.is_refusal() {
+        Exit::Refused
+    } else {
+        Exit::CannotRun
+    }
+}

@@ -1,0 +1,25 @@
+//! The `phase2` command: the background migration of the committed firmware, run as
+//! a service; resumes from its last checkpoint.
+use crate::cli::{Ctx, Exit};
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
+    crate::console_log::init(&ctx.root, false);
+    match crate::phase2::run(&ctx.root) {
+        Ok(s) => {
+            if ctx.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                match s {
+                    Some(s) => println!("{}", s.message),
+                    None => println!("No phase 2 to run."),
+                }
+            }
+            Ok(Exit::Success)
+        }
+        Err(e) => {
+            log::error!("{e:#}");
+            eprintln!("upgrade-console: {e:#}");
+            Ok(Exit::Refused)
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The `reboot` command: reboots into the slot the boot environment chooses. On a demo
+//! or test root it does what the firmware and init would: picks the slot, writes
+//! proc/cmdline, runs `boot` — so a whole upgrade runs from the command line.
+use crate::cli::{Ctx, Exit};
+use crate::grubenv::GrubEnv;
+use crate::reboot::{MachineReboot, Reboot, SimulatedReboot, is_simulated};
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
+    crate::console_log::init(&ctx.root, false);
+    if let Ok(env) = GrubEnv::load(&ctx.root.grubenv()) {
+        let next = env.next_boot();
+        log::info!("reboot: the next boot is slot {next}");
+        if !ctx.json {
+            println!("Rebooting into slot {next}.");
+        }
+    }
+    if is_simulated(&ctx.root) {
+        let reports = SimulatedReboot::default().power_up(&ctx.root)?;
+        crate::commands::boot::print_reports(ctx, &reports)
+    } else {
+        MachineReboot.reboot(&ctx.root)?;
+        Ok(Exit::Success)
+    }
+}

@@ -1,0 +1,73 @@
+//! The demo appliance (the lead's builder, real ISOs) walked through the whole path
+//! from the command line: activate, reboot, phase 1 with progress, commit, phase 2;
+//! and the two failure images: rollback, and "recovery required".
+
+mod boot_support;
+use boot_support::{record_passed, run, text};
+use upgrade_console::journal::UpgradeState;
+use upgrade_console::root::ApplianceRoot;
+
+fn demo(dir: &std::path::Path) -> std::path::PathBuf {
+    let d = upgrade_console::demo::build(&dir.join("demo")).unwrap();
+    d.root.canonicalize().unwrap()
+}
+
+#[test]
+fn demo_upgrade_commits_and_phase2_finishes() {
+    let d = tempfile::tempdir().unwrap();
+    let root = demo(d.path());
+    let iso = root.join("images/sps-7.3.1.iso");
+    record_passed(&root, &iso);
+    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&root, &["--json", "reboot"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r[0]["outcome"], "committed", "{}", text(&o));
+    assert_eq!(r[0]["running_version"], "7.3.1");
+    let rt = ApplianceRoot::new(&root);
+    let s = upgrade_console::phase2::phase2_summary(&rt).unwrap();
+    assert!(s.message.contains("search is incomplete"), "{s:?}");
+    let o = run(&root, &["phase2"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(upgrade_console::phase2::phase2_summary(&rt).unwrap().done);
+    let log = std::fs::read_to_string(rt.log_file()).unwrap();
+    assert!(
+        log.contains("Upgrade session database: done"),
+        "phase-1 output logged"
+    );
+}
+
+#[test]
+fn demo_failure_images_roll_back_or_require_recovery() {
+    let d = tempfile::tempdir().unwrap();
+    let root = demo(d.path());
+    let rt = ApplianceRoot::new(&root);
+    let iso = root.join("images/sps-7.3.1-fails-in-phase1.iso");
+    record_passed(&root, &iso);
+    assert!(
+        run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
+    let o = run(&root, &["--json", "reboot"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r[0]["outcome"], "rolled-back", "{}", text(&o));
+    assert_eq!(r[1]["running_version"], "7.0.1");
+    assert!(matches!(
+        upgrade_console::journal::current_state(&rt).unwrap(),
+        UpgradeState::RolledBack { .. }
+    ));
+
+    let iso = root.join("images/sps-7.3.1-fails-after-point-of-no-return.iso");
+    record_passed(&root, &iso);
+    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&root, &["--json", "reboot"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r[0]["outcome"], "recovery-required", "{}", text(&o));
+    let p = upgrade_console::progress::Progress::load(&rt).unwrap();
+    assert_eq!(p.outcome.as_deref(), Some("recovery"));
+}
