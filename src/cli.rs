@@ -57,6 +57,33 @@ pub enum Command {
     Phase2,
     /// Central cluster: the order in which the nodes must be upgraded.
     Cluster(ClusterArgs),
+    /// Recovery mode: interfaces up, key-only SSH (unless sealed), log server, bundle.
+    Recover(RecoverArgs),
+    /// Write a support bundle (ZIP) with logs, state and facts, secrets redacted.
+    Bundle(BundleArgs),
+    /// Serve the boot log page, raw log and status over HTTP (read-only).
+    ServeLog(ServeLogArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecoverArgs {
+    /// Print what recovery would do and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BundleArgs {
+    /// Where to write the bundle (default: var/lib/upgrade-console/bundles/).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeLogArgs {
+    /// Address to listen on (repeatable; default: [web] listen of appliance.toml).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Vec<std::net::SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,6 +166,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Boot => crate::commands::boot::run(&ctx),
         Command::Phase2 => crate::commands::phase2::run(&ctx),
         Command::Cluster(a) => crate::commands::cluster::run(&ctx, &a),
+        Command::Recover(a) => crate::commands::recover::run(&ctx, &a),
+        Command::Bundle(a) => crate::commands::bundle::run(&ctx, &a),
+        Command::ServeLog(a) => crate::commands::serve_log::run(&ctx, &a),
     };
     match result {
         Ok(code) => code,

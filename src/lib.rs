@@ -7,6 +7,7 @@
 
 pub mod activate;
 pub mod boot;
+pub mod bundle;
 pub mod check;
 pub mod cli;
 pub mod cluster;
@@ -23,10 +24,12 @@ pub mod iso;
 pub mod iso_build;
 pub mod journal;
 pub mod killpoint;
+pub mod logserver;
 pub mod manifest;
 pub mod phase2;
 pub mod progress;
 pub mod reboot;
+pub mod recovery;
 pub mod root;
 pub mod rules;
 pub mod slot_io;

@@ -5,7 +5,6 @@ use crate::cli::{CheckArgs, Ctx, Exit};
 use crate::config::Config;
 use crate::iso::FirmwareImage;
 use anyhow::Context;
-use std::io::IsTerminal;
 
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> anyhow::Result<Exit> {
     crate::console_log::init(&ctx.root, false);
@@ -61,37 +60,10 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> anyhow::Result<Exit> {
     })
 }
 
-/// Records the passed test in the journal for this exact image, so activation can
-/// rely on it. The image's SHA-256 comes from the journal's verify record of the same
-/// payload; without one the image is hashed here.
+/// Records the passed test in the journal for this image file (its identity: device,
+/// inode, size, modification time), so activation can rely on it while the file is
+/// unchanged.
 fn record_passed(ctx: &Ctx, image: &FirmwareImage) -> anyhow::Result<()> {
-    let m = &image.manifest;
-    let journal = crate::journal::Journal::open(&ctx.root)?;
-    let verified = journal.records().filter_map(|r| match &r.event {
-        crate::journal::Event::Verified {
-            iso_sha256,
-            payload_sha256,
-            version,
-        } if payload_sha256.eq_ignore_ascii_case(&m.payload.sha256)
-            && *version == m.firmware.version =>
-        {
-            Some(iso_sha256.clone())
-        }
-        _ => None,
-    });
-    let iso_sha256 = match verified.last() {
-        Some(h) => h,
-        None => {
-            let mut bar = crate::image_hash::ProgressPrinter::new(
-                "hashing image",
-                std::io::stderr().is_terminal(),
-            );
-            let d = crate::image_hash::hash_image(&image.path, &image.payload, &mut |d, t| {
-                bar.update(d, t)
-            })?;
-            hex::encode(d.image)
-        }
-    };
-    crate::journal::record_check_passed(&ctx.root, &iso_sha256, m)?;
+    crate::journal::record_check_passed(&ctx.root, &image.path, None, &image.manifest)?;
     Ok(())
 }

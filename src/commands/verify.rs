@@ -84,8 +84,12 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
     // On an appliance root, activation later finds this result in the journal.
     if report.ok()
         && ctx.root.config_file().is_file()
-        && let Err(e) =
-            crate::journal::record_verified(&ctx.root, &report.image_sha256, &image.manifest)
+        && let Err(e) = crate::journal::record_verified(
+            &ctx.root,
+            &args.iso,
+            &report.image_sha256,
+            &image.manifest,
+        )
     {
         log::warn!("verify passed but could not be recorded in the journal: {e}");
         eprintln!(

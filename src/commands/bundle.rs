@@ -1,0 +1,14 @@
+//! `bundle [-o FILE]`: writes the support bundle and prints where it went.
+
+use crate::cli::{BundleArgs, Ctx, Exit};
+
+pub fn run(ctx: &Ctx, args: &BundleArgs) -> anyhow::Result<Exit> {
+    crate::console_log::init(&ctx.root, false);
+    let path = crate::bundle::write_bundle(&ctx.root, args.output.as_deref())?;
+    if ctx.json {
+        println!("{}", serde_json::json!({ "bundle": path }));
+    } else {
+        println!("Support bundle written: {}", path.display());
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,79 @@
+//! `recover [--dry-run]`: enters recovery mode, prints how to reach the appliance,
+//! then stays in the foreground supervising sshd (restarted with backoff if it dies)
+//! and serving the boot log until SIGTERM or SIGINT.
+
+use crate::cli::{Ctx, Exit, RecoverArgs};
+use crate::config::Config;
+use crate::progress::Progress;
+use crate::recovery;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Why: the reason a failed operation recorded, else "requested".
+fn reason(ctx: &Ctx) -> String {
+    match Progress::load(&ctx.root) {
+        Some(p) if p.outcome.as_deref() == Some("recovery") && p.operation != "recover" => {
+            format!("{} failed and cannot roll back: {}", p.operation, p.message)
+        }
+        _ => "requested with `upgrade-console recover`".into(),
+    }
+}
+
+pub fn run(ctx: &Ctx, args: &RecoverArgs) -> anyhow::Result<Exit> {
+    let config = Config::load(&ctx.root)?;
+    let why = reason(ctx);
+    if args.dry_run {
+        print!("{}", recovery::plan_text(&ctx.root, &config, &why));
+        return Ok(Exit::Success);
+    }
+    let stop = crate::commands::serve_log::termination_flag()?;
+    crate::console_log::init(&ctx.root, false);
+    let (report, mut session) = recovery::enter_session(&ctx.root, &config, &why)?;
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", recovery::render_text(&report));
+    }
+    let _ = std::io::stdout().flush();
+
+    // Supervise sshd: restart it when it dies, waiting longer after each quick death.
+    let mut backoff = Duration::from_millis(500);
+    let mut restart_at: Option<Instant> = None;
+    let mut started = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        let Some((plan, child)) = session.sshd.as_mut() else {
+            continue;
+        };
+        if restart_at.is_none()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            if started.elapsed() > Duration::from_secs(60) {
+                backoff = Duration::from_millis(500);
+            }
+            log::error!("recovery sshd exited ({status}); restarting in {backoff:?}");
+            restart_at = Some(Instant::now() + backoff);
+        }
+        if let Some(t) = restart_at
+            && Instant::now() >= t
+        {
+            restart_at = None;
+            match plan.start() {
+                Ok(c) => {
+                    log::info!("recovery sshd restarted (pid {})", c.id());
+                    *child = c;
+                    started = Instant::now();
+                }
+                Err(e) => {
+                    log::error!("recovery sshd restart failed: {e}");
+                    restart_at = Some(Instant::now() + backoff);
+                }
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+    log::info!("recover: stopping sshd and the boot log server");
+    session.stop();
+    Ok(Exit::Success)
+}
