@@ -368,5 +368,8 @@ fn rsassa_pss_with_sha1_is_refused() {
 #[test]
 fn trust_store_entries_and_decryption_keys() {
     assert_eq!(one(&[("ok-trusted-root-ca.pem", "trust-store")]), vec![]);
-    assert_eq!(one(&[("exempt-rsa-1024-signing.pem", "decryption")]), vec![]);
+    assert_eq!(
+        one(&[("exempt-rsa-1024-signing.pem", "decryption")]),
+        vec![]
+    );
 }

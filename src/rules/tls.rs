@@ -251,7 +251,7 @@ fn key_blocks(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
 /// The algorithm family and size of a PEM private key, by its label:
 /// PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`,
 /// `DSA PRIVATE KEY`. None when it cannot be parsed.
-fn private_key_size(label: &str, der: &[u8]) -> Option<(&'static str, u32)> {
+pub(crate) fn private_key_size(label: &str, der: &[u8]) -> Option<(&'static str, u32)> {
     use x509_parser::der_parser::ber::BerObject;
     fn int_at<'a>(o: &BerObject<'a>, i: usize) -> Option<&'a [u8]> {
         o.as_sequence().ok()?.get(i)?.as_slice().ok()
