@@ -109,9 +109,8 @@ fn check_file(
             return (0, 0);
         }
     };
-    let keys = key_blocks(&bytes);
-    let ders = match der_blocks(&bytes) {
-        Ok(d) if !d.is_empty() || !keys.is_empty() => d,
+    let (ders, keys) = match der_blocks(&bytes) {
+        Ok((d, k)) if !d.is_empty() || !k.is_empty() => (d, k),
         Ok(_) => {
             out.push(unreadable("holds no certificate or private key".into()));
             return (0, 0);
@@ -236,18 +235,6 @@ fn check_keys(
     }
 }
 
-/// The private-key PEM blocks of a file: (label, DER).
-fn key_blocks(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    if bytes.first() == Some(&0x30) {
-        return vec![];
-    }
-    x509_parser::pem::Pem::iter_from_buffer(bytes)
-        .map_while(Result::ok)
-        .filter(|p| p.label.ends_with("PRIVATE KEY"))
-        .map(|p| (p.label, p.contents))
-        .collect()
-}
-
 /// The algorithm family and size of a PEM private key, by its label:
 /// PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`,
 /// `DSA PRIVATE KEY`. None when it cannot be parsed.
@@ -287,13 +274,15 @@ pub(crate) fn private_key_size(label: &str, der: &[u8]) -> Option<(&'static str,
     }
 }
 
-/// The DER certificates of a PEM file (every CERTIFICATE block; keys are skipped),
-/// or the file itself when it is DER.
-fn der_blocks(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+/// A file's DER certificates and private keys: every CERTIFICATE block and every
+/// (label, DER) PRIVATE KEY block of a PEM file, or the file itself when it is DER.
+type Blocks = (Vec<Vec<u8>>, Vec<(String, Vec<u8>)>);
+
+fn der_blocks(bytes: &[u8]) -> Result<Blocks, String> {
     if bytes.first() == Some(&0x30) {
-        return Ok(vec![bytes.to_vec()]);
+        return Ok((vec![bytes.to_vec()], vec![]));
     }
-    let mut out = vec![];
+    let (mut out, mut keys) = (vec![], vec![]);
     for pem in x509_parser::pem::Pem::iter_from_buffer(bytes) {
         let pem = pem.map_err(|e| format!("is not valid PEM: {e}"))?;
         // TRUSTED CERTIFICATE (OpenSSL trust stores): the certificate, then trust
@@ -303,9 +292,11 @@ fn der_blocks(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE"
         ) {
             out.push(pem.contents);
+        } else if pem.label.ends_with("PRIVATE KEY") {
+            keys.push((pem.label, pem.contents));
         }
     }
-    Ok(out)
+    Ok((out, keys))
 }
 
 /// Bits in a big-endian unsigned integer.
