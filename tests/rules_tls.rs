@@ -373,3 +373,25 @@ fn trust_store_entries_and_decryption_keys() {
         vec![]
     );
 }
+
+#[test]
+fn a_pipe_or_directory_is_refused_without_blocking() {
+    let a = appliance();
+    let fifo = a.root.resolve("etc/appliance/certs/web.fifo");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("this test needs mkfifo (coreutils)");
+    assert!(made.success(), "mkfifo {} failed", fifo.display());
+    let config = a.config(
+        "",
+        "certificates = [{ path = \"etc/appliance/certs/web.fifo\", use = \"web\" }, { path = \"etc/appliance/certs\", use = \"web\" }]",
+    );
+    let f = a.findings(&config, RULE, None);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    for f in &f {
+        assert_eq!(f.rule, "tls-unreadable");
+        assert!(f.message.contains("not a regular file"), "{f:#?}");
+    }
+}

@@ -125,6 +125,11 @@ pub(crate) const MAX_KEY_FILE: u64 = 1 << 20;
 /// the end of a sentence ("the file X {error}").
 pub(crate) fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
+    // A FIFO or device would block or never end: only regular files are read.
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
+    if !meta.is_file() {
+        return Err("is not a regular file (a directory, device or pipe)".into());
+    }
     let f = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
     let mut bytes = Vec::new();
     f.take(MAX_KEY_FILE + 1)
