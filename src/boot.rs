@@ -64,27 +64,37 @@ fn checkpoint_path(root: &ApplianceRoot) -> std::path::PathBuf {
 
 // ---- wiring points for the other branches (the lead connects them at merge) ----
 
-/// WIRING POINT (issue 6, log server): replace the body with
-/// `config.and_then(|c| crate::logserver::spawn(root.clone(), c.web.listen.clone())
-///     .map_err(|e| log::warn!("boot log server: {e}")).ok())`
-/// (return type `Option<crate::logserver::LogServerHandle>`); `run` keeps the handle
-/// alive for the whole boot phase. Until merged, the boot phase logs where it would listen.
-fn start_log_server(_root: &ApplianceRoot, config: Option<&Config>) -> Option<()> {
-    if let Some(c) = config
-        && !c.web.listen.is_empty()
-    {
-        log::info!(
-            "boot log server: would listen on {:?} (not wired in this build)",
-            c.web.listen
-        );
+/// The boot log server (SPEC §7) on the configured addresses for the whole boot
+/// phase; the handle stops it when dropped. A failure to listen is logged, never fatal.
+fn start_log_server(
+    root: &ApplianceRoot,
+    config: Option<&Config>,
+) -> Option<crate::logserver::LogServerHandle> {
+    let listen = config.map(|c| c.web.listen.clone()).unwrap_or_default();
+    if listen.is_empty() {
+        return None;
     }
-    None
+    match crate::logserver::spawn(root.clone(), listen.clone()) {
+        Ok(h) => {
+            log::info!("boot log server listening on {listen:?}");
+            Some(h)
+        }
+        Err(e) => {
+            log::warn!("boot log server: cannot listen on {listen:?}: {e}");
+            None
+        }
+    }
 }
 
-/// WIRING POINT (issue 6, recovery): call `crate::recovery::enter(root, config,
-/// reason)` here (with the config, when it loaded) and log its report. The journal
-/// and progress.json already say "recovery required" when this is called, on every
-/// boot until the state is cleared.
+/// WIRING POINT (issue 6, recovery). When this is called the journal and
+/// progress.json already say "recovery required" (outcome "recovery", operation
+/// "boot", message = reason), on every boot until the state is cleared, and `boot`
+/// exits 1. `upgrade-console recover` (a long-running supervisor of sshd and the log
+/// server) reads exactly that progress as its reason, so the hand-over on an
+/// appliance is: init starts `recover` when `boot` ends in recovery, or this
+/// function calls `crate::recovery::enter(root, config, reason)` / execs `recover`
+/// on the system root. Left to the lead: entering recovery from a test or demo root
+/// would change the host's network.
 fn hand_over_to_recovery(_root: &ApplianceRoot, _config: Option<&Config>, reason: &str) {
     log::error!("RECOVERY REQUIRED: {reason}; recovery mode takes over");
 }
