@@ -143,6 +143,14 @@ pub fn prepare(root: &ApplianceRoot, config: &Config, iso: &Path) -> Result<Plan
                 "the appliance needs recovery ({reason}); create a support bundle and contact support before activating firmware"
             )));
         }
+        UpgradeState::Committed { .. } => {
+            if let Some(p2) = crate::phase2::phase2_summary(root).filter(|p| !p.done) {
+                return Err(ActivateError::Refused(format!(
+                    "{}; let phase 2 finish (`upgrade-console phase2`, progress in `status`) before activating another firmware",
+                    p2.message
+                )));
+            }
+        }
         _ => {}
     }
     let (verified, checked) = journal.passed_any(m);

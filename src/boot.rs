@@ -551,6 +551,14 @@ impl Ctx<'_> {
             sha256: t.sha256.clone(),
         })?;
         let _ = std::fs::remove_file(checkpoint_path(self.root));
+        // Staged files of other images are no longer needed.
+        if let Ok(dirs) = std::fs::read_dir(self.root.state_dir().join("staged")) {
+            for d in dirs.flatten() {
+                if d.file_name() != t.sha256.as_str() {
+                    let _ = std::fs::remove_dir_all(d.path());
+                }
+            }
+        }
         set_progress(
             self.root,
             "commit",
