@@ -75,10 +75,7 @@ fn start_log_server(
         return None;
     }
     match crate::logserver::spawn(root.clone(), listen.clone()) {
-        Ok(h) => {
-            log::info!("boot log server listening on {listen:?}");
-            Some(h)
-        }
+        Ok(h) => Some(h),
         Err(e) => {
             log::warn!("boot log server: cannot listen on {listen:?}: {e}");
             None
@@ -257,9 +254,20 @@ fn report(root: &ApplianceRoot, booted: SlotName, outcome: BootOutcome) -> BootR
         .map(|v| v.to_string());
     let message = match &outcome {
         BootOutcome::Committed { version } => format!(
-            "firmware {version} is running and committed; slot {} keeps the previous firmware as a fallback; phase 2 finishes in the background",
+            "firmware {version} is running and committed; slot {} keeps the previous firmware as a fallback; phase 2 (the `phase2` service) finishes the migration in the background",
             booted.other()
         ),
+        BootOutcome::RolledBack { reason } => match crate::journal::current_state(root) {
+            Ok(UpgradeState::RolledBack { slot, to, .. }) if slot == booted => format!(
+                "{reason}; rolling back: slot {to} (firmware {}) boots again",
+                SlotStatus::load(root)
+                    .ok()
+                    .and_then(|s| s.get(to).version)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "(unknown)".into())
+            ),
+            _ => after_boot_message(root).unwrap_or_else(|| reason.clone()),
+        },
         _ => after_boot_message(root).unwrap_or_else(|| {
             format!(
                 "running firmware {} from slot {booted}",
@@ -303,10 +311,6 @@ pub fn after_boot_message(root: &ApplianceRoot) -> Option<String> {
         )),
         UpgradeState::ActivationFailed { reason, .. } => Some(format!(
             "The last activation did not finish ({reason}); the appliance runs {running_s}. Activate the firmware again when ready."
-        )),
-        UpgradeState::Activated { target } => Some(format!(
-            "Firmware {} boots once from slot {} after the next reboot.",
-            target.version, target.slot
         )),
         _ => None,
     }
@@ -428,6 +432,17 @@ impl Ctx<'_> {
                     step.name
                 );
             }
+            log::info!(
+                "phase 1: step {} of {}: {}{}",
+                k + 1,
+                steps.len(),
+                step.name,
+                if ponr {
+                    " (no rollback from here on)"
+                } else {
+                    ""
+                }
+            );
             self.journal.append(Event::StepStarted {
                 index: k,
                 name: step.name.clone(),
@@ -445,6 +460,7 @@ impl Ctx<'_> {
                 self.root, "phase1", &step.name, base, !ponr, true, &msg, None,
             );
             let mut last = Instant::now();
+            let mut last_logged = Instant::now();
             let root = self.root;
             let sha = t.sha256.clone();
             let name = step.name.clone();
@@ -455,6 +471,15 @@ impl Ctx<'_> {
                 cp.as_deref(),
                 &mut |line| match line {
                     StepLine::Progress { fraction, text } => {
+                        // The log gets a progress line about once a second.
+                        if last_logged.elapsed().as_millis() >= 1000 || fraction >= 1.0 {
+                            last_logged = Instant::now();
+                            log::info!(
+                                "[{name}] {:.0} % {}",
+                                fraction * 100.0,
+                                text.as_deref().unwrap_or("")
+                            );
+                        }
                         if last.elapsed().as_millis() >= 100 {
                             last = Instant::now();
                             let m = text.unwrap_or_else(|| msg.clone());
