@@ -11,6 +11,12 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
         &ctx.root,
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
     );
+    if crate::activate::activation_running(&ctx.root) {
+        eprintln!(
+            "upgrade-console: reboot: an activation is writing a slot right now; wait for it to finish"
+        );
+        return Ok(Exit::Refused);
+    }
     if let Ok(env) = GrubEnv::load(&ctx.root.grubenv()) {
         let next = env.next_boot();
         log::info!("reboot: the next boot is slot {next}");
