@@ -115,7 +115,9 @@ pub struct DemoArgs {
     /// Where to build the demo appliance (reused if present).
     #[arg(default_value = "demo-appliance")]
     pub dir: PathBuf,
-    /// Make the demo fail at a stage, to show rollback and recovery.
+    /// Make the demo fail at a stage: `check` (configuration the new firmware's rules
+    /// refuse), `phase1` (migration fails: rollback), `irreversible` (fails after the
+    /// point of no return: recovery).
     #[arg(long, value_name = "STAGE")]
     pub fail: Option<String>,
 }

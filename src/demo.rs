@@ -36,13 +36,14 @@ pub struct DemoAppliance {
 }
 
 /// Stages `--fail` accepts and the image each makes the default.
-pub const FAIL_STAGES: [(&str, &str); 2] = [
-    ("phase1", "sps-7.3.1-fails-in-phase1.iso"),
-    (
-        "irreversible",
-        "sps-7.3.1-fails-after-point-of-no-return.iso",
-    ),
+pub const FAIL_STAGES: [(&str, &str); 3] = [
+    ("check", GOOD_IMAGE),
+    ("phase1", FAILS_IN_PHASE1),
+    ("irreversible", FAILS_AFTER_NO_RETURN),
 ];
+pub const GOOD_IMAGE: &str = "sps-7.3.1.iso";
+const FAILS_IN_PHASE1: &str = "sps-7.3.1-fails-in-phase1.iso";
+const FAILS_AFTER_NO_RETURN: &str = "sps-7.3.1-fails-after-point-of-no-return.iso";
 
 /// Deterministic bytes standing in for a root filesystem of `version`.
 pub fn payload_for(version: &str) -> Vec<u8> {
@@ -121,6 +122,8 @@ sha256 = "{hash}"
             "\n[[phase1]]\nname = \"{name}\"\ncommand = [\"migrations/step.sh\", \"{name}\", \"{ticks}\"{fail}]\nweight = {ticks}\nirreversible = {irreversible}\n"
         );
     }
+    m.push('\n');
+    m.push_str(crate::rules::DEMO_RULES);
     m.push_str("\n[[phase2]]\nname = \"Import sessions into search\"\ncommand = [\"migrations/import.sh\", \"30\"]\nweight = 1\n");
     for (title, text) in [
         (
@@ -167,7 +170,7 @@ fn image_files(manifest: String, payload: Vec<u8>) -> ImageFiles {
     ]
 }
 
-fn config_text() -> String {
+fn config_text() -> &'static str {
     r#"# Demo appliance configuration (upgrade-console demo).
 [appliance]
 product = "sps"
@@ -195,14 +198,23 @@ B = "var/lib/demo/slotB.img"
 
 [licence]
 lts = 7
-
-[product]
-disk_fillup_prevention_percent = 80
-ldap_response_timeout_s = 120
-ldap_bind_password = "demo-ldap-secret-7f3a"
-rdp_settings = ["default", "custom"]
 "#
-    .to_string()
+}
+
+/// Writes appliance.toml with the `[product]` part the firmware rules read: good
+/// material that passes the upgrade test, or broken material that shows its findings.
+fn write_config(root: &ApplianceRoot, broken: bool) -> anyhow::Result<()> {
+    let mut product = toml::Table::new();
+    product.insert("disk_fillup_prevention_percent".into(), 80.into());
+    product.insert("ldap_response_timeout_s".into(), 120.into());
+    // A secret, so the support bundle's redaction has something to prove.
+    product.insert("ldap_bind_password".into(), "demo-ldap-secret-7f3a".into());
+    product.extend(crate::rules::install_demo_material(root, broken)?);
+    let mut doc = toml::Table::new();
+    doc.insert("product".into(), toml::Value::Table(product));
+    let text = format!("{}\n{}", config_text(), toml::to_string(&doc)?);
+    write(root, "etc/appliance/appliance.toml", text.as_bytes())?;
+    Ok(())
 }
 
 /// A GRUB environment block as grub-editenv writes it (1024 bytes, '#' padded).
@@ -221,12 +233,13 @@ fn write(root: &ApplianceRoot, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Builds the demo appliance in `dir`, or reuses it when it is already there.
-pub fn build(dir: &Path) -> anyhow::Result<DemoAppliance> {
+/// `broken_config` installs configuration that the new firmware's rules refuse.
+pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
     let root = ApplianceRoot::new(dir);
     let images_dir = dir.join("images");
     let specs = [
         ImageSpec {
-            file: "sps-7.3.1.iso",
+            file: GOOD_IMAGE,
             version: "7.3.1",
             purpose: "a good upgrade from the running 7.0.1",
             from: "from = [\"7.0\", \"7.0.1\"]",
@@ -250,7 +263,7 @@ pub fn build(dir: &Path) -> anyhow::Result<DemoAppliance> {
             fail: None,
         },
         ImageSpec {
-            file: FAIL_STAGES[0].1,
+            file: FAILS_IN_PHASE1,
             version: "7.3.1",
             purpose: "phase 1 fails before the point of no return: rollback",
             from: "from = [\"7.0\", \"7.0.1\"]",
@@ -258,7 +271,7 @@ pub fn build(dir: &Path) -> anyhow::Result<DemoAppliance> {
             fail: Some((1, 4)),
         },
         ImageSpec {
-            file: FAIL_STAGES[1].1,
+            file: FAILS_AFTER_NO_RETURN,
             version: "7.3.1",
             purpose: "phase 1 fails after the point of no return: recovery",
             from: "from = [\"7.0\", \"7.0.1\"]",
@@ -342,6 +355,7 @@ pub fn build(dir: &Path) -> anyhow::Result<DemoAppliance> {
             )?;
         }
     }
+    write_config(&root, broken_config)?;
     Ok(DemoAppliance {
         root: dir.to_path_buf(),
         images: specs

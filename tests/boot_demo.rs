@@ -8,7 +8,7 @@ use upgrade_console::journal::UpgradeState;
 use upgrade_console::root::ApplianceRoot;
 
 fn demo(dir: &std::path::Path) -> std::path::PathBuf {
-    let d = upgrade_console::demo::build(&dir.join("demo")).unwrap();
+    let d = upgrade_console::demo::build(&dir.join("demo"), false).unwrap();
     d.root.canonicalize().unwrap()
 }
 

@@ -16,7 +16,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
             names.join(", ")
         );
     }
-    let demo = build(&args.dir)?;
+    let demo = build(&args.dir, args.fail.as_deref() == Some("check"))?;
     let root = demo.root.canonicalize().unwrap_or(demo.root.clone());
     crate::console_log::init(&crate::root::ApplianceRoot::new(&root), false);
     log::info!(
@@ -65,5 +65,8 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
     println!("  upgrade-console --root {r} activate --yes {iso}");
     println!("  upgrade-console --root {r} reboot");
     println!("  upgrade-console --root {r}            # the full-screen console");
+    println!(
+        "  upgrade-console demo --fail check {r}  # configuration the rules refuse (phase1, irreversible: rollback, recovery)"
+    );
     Ok(Exit::Success)
 }
