@@ -83,17 +83,31 @@ fn start_log_server(
     }
 }
 
-/// WIRING POINT (issue 6, recovery). When this is called the journal and
-/// progress.json already say "recovery required" (outcome "recovery", operation
-/// "boot", message = reason), on every boot until the state is cleared, and `boot`
-/// exits 1. `upgrade-console recover` (a long-running supervisor of sshd and the log
-/// server) reads exactly that progress as its reason, so the hand-over on an
-/// appliance is: init starts `recover` when `boot` ends in recovery, or this
-/// function calls `crate::recovery::enter(root, config, reason)` / execs `recover`
-/// on the system root. Left to the lead: entering recovery from a test or demo root
-/// would change the host's network.
-fn hand_over_to_recovery(_root: &ApplianceRoot, _config: Option<&Config>, reason: &str) {
+/// Recovery hand-over. The journal and progress.json already say "recovery required"
+/// (on every boot until the state is cleared) and `boot` exits 1. Recovery mode is
+/// entered here: interfaces up, key-only sshd unless sealed (it outlives this
+/// process), the support bundle, recovery.json. On an appliance init then runs
+/// `upgrade-console recover`, which supervises sshd and keeps the log server up. A
+/// demo or test root in the host's network namespace is kept off the host's
+/// network by `recovery::host_guard`.
+fn hand_over_to_recovery(root: &ApplianceRoot, config: Option<&Config>, reason: &str) {
     log::error!("RECOVERY REQUIRED: {reason}; recovery mode takes over");
+    let Some(config) = config else {
+        log::error!(
+            "recovery: the configuration did not load, so interfaces cannot be brought up; fix appliance.toml and run `upgrade-console recover`"
+        );
+        return;
+    };
+    match crate::recovery::enter(root, config, reason) {
+        Ok(report) => {
+            for line in crate::recovery::render_text(&report).lines() {
+                log::info!("recovery: {line}");
+            }
+        }
+        Err(e) => {
+            log::error!("recovery could not be entered: {e:#}; run `upgrade-console recover`")
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------
