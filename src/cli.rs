@@ -57,6 +57,10 @@ pub enum Command {
     Phase2,
     /// Central cluster: the order in which the nodes must be upgraded.
     Cluster(ClusterArgs),
+    /// Internal: runs the rest of the command line in a new session with no
+    /// terminal (the console starts long work this way, so a hang-up cannot stop it).
+    #[command(hide = true)]
+    Detach(DetachArgs),
     /// Recovery mode: interfaces up, key-only SSH (unless sealed), log server, bundle.
     Recover(RecoverArgs),
     /// Write a support bundle (ZIP) with logs, state and facts, secrets redacted.
@@ -108,6 +112,13 @@ pub enum ClusterCommand {
         /// The firmware image the cluster is being upgraded to.
         iso: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DetachArgs {
+    /// The command line to run (a subcommand and its arguments).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -171,6 +182,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Recover(a) => crate::commands::recover::run(&ctx, &a),
         Command::Bundle(a) => crate::commands::bundle::run(&ctx, &a),
         Command::ServeLog(a) => crate::commands::serve_log::run(&ctx, &a),
+        Command::Detach(a) => {
+            crate::tui::worker::detach_and_exec(&ctx.root, &a.args).map(|()| Exit::CannotRun)
+        }
     };
     match result {
         Ok(code) => code,

@@ -37,6 +37,7 @@ pub mod slot_status;
 pub mod space;
 pub mod status;
 pub mod steps;
+pub mod tui;
 pub mod upgrade_path;
 pub mod verify;
 pub mod version;

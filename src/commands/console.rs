@@ -1,6 +1,8 @@
-//! `console` (the default command): the full-screen console.
+//! `console` (the default command): the full-screen console on this terminal.
 
 use crate::cli::{Ctx, Exit};
+use crate::root::ApplianceRoot;
+use std::io::IsTerminal;
 use std::path::Path;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
@@ -8,8 +10,15 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
 }
 
 /// Opens the console on an appliance root, with an image preselected in the wizard.
-pub fn open_on(_ctx: &Ctx, _root: &Path, _image: Option<&Path>) -> anyhow::Result<Exit> {
-    anyhow::bail!(
-        "the full-screen console is not in this build yet; use the subcommands (see --help)"
-    )
+pub fn open_on(ctx: &Ctx, root: &Path, image: Option<&Path>) -> anyhow::Result<Exit> {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the console needs a terminal on stdin and stdout; for scripts use the subcommands (status, verify, check, activate --yes ...)"
+        );
+    }
+    let ctx = Ctx {
+        root: ApplianceRoot::new(root),
+        ..ctx.clone()
+    };
+    crate::tui::run_console_with(&ctx, image)
 }

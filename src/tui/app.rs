@@ -1,0 +1,1264 @@
+//! The console's state and its one place of change, `App::update(msg)`. Keys,
+//! ticks and worker reports arrive as `Msg`; drawing only reads `&App`.
+
+use crate::config::{Config, Platform};
+use crate::finding::Report;
+use crate::hash_forms::{self, Sha256};
+use crate::manifest::{Manifest, Reminder};
+use crate::progress::Progress;
+use crate::root::ApplianceRoot;
+use crate::slot_status::{SlotStatus, booted_slot};
+use crate::status::StatusReport;
+use crate::tui::theme::Theme;
+use crate::tui::worker::{self, ChildRun, Op, Persisted};
+use crate::verify::VerifyReport;
+use crate::version::Version;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+
+/// Everything that can change the console's state.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// Text pasted with bracketed paste (terminals that support it).
+    Paste(String),
+    Resize(u16, u16),
+    /// Time passes: re-read progress.json, the slot status and the log.
+    Tick,
+    Status(Result<Box<StatusReport>, String>),
+    VerifyProgress {
+        done: u64,
+        total: u64,
+    },
+    VerifyDone(Result<(Box<VerifyReport>, Box<Manifest>), String>),
+    CheckDone(Result<Box<Report>, String>),
+    ChildExited {
+        op: Op,
+        code: Option<i32>,
+    },
+    /// The terminal went away (hang-up, end of input): the console closes, work goes on.
+    InputClosed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Status,
+    Wizard,
+    Recovery,
+    Logs,
+    Cluster,
+    Help,
+}
+
+impl Screen {
+    pub const TABS: [(Screen, &'static str, &'static str); 6] = [
+        (Screen::Status, "1", "Status"),
+        (Screen::Wizard, "2", "Upgrade"),
+        (Screen::Recovery, "3", "Recovery"),
+        (Screen::Logs, "4", "Logs"),
+        (Screen::Cluster, "5", "Cluster"),
+        (Screen::Help, "?", "Help"),
+    ];
+}
+
+/// The upgrade wizard's steps, in order; the last three happen after the reboot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    Prerequisites,
+    Image,
+    Verify,
+    Check,
+    Bundle,
+    Activate,
+    Reboot,
+    Phase1,
+    VersionCheck,
+    Reminders,
+}
+
+impl Step {
+    pub const ALL: [Step; 10] = [
+        Step::Prerequisites,
+        Step::Image,
+        Step::Verify,
+        Step::Check,
+        Step::Bundle,
+        Step::Activate,
+        Step::Reboot,
+        Step::Phase1,
+        Step::VersionCheck,
+        Step::Reminders,
+    ];
+    pub fn title(self) -> &'static str {
+        match self {
+            Step::Prerequisites => "Prerequisites",
+            Step::Image => "Image and hash",
+            Step::Verify => "Verify image",
+            Step::Check => "Upgrade test",
+            Step::Bundle => "Support bundle",
+            Step::Activate => "Activate",
+            Step::Reboot => "Reboot",
+            Step::Phase1 => "Phase 1",
+            Step::VersionCheck => "Version check",
+            Step::Reminders => "Reminders",
+        }
+    }
+    fn index(self) -> usize {
+        Step::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+    fn next(self) -> Step {
+        Step::ALL.get(self.index() + 1).copied().unwrap_or(self)
+    }
+    fn prev(self) -> Step {
+        self.index()
+            .checked_sub(1)
+            .and_then(|i| Step::ALL.get(i).copied())
+            .unwrap_or(self)
+    }
+}
+
+/// One prerequisite from the vendor guides, ticked by the operator.
+#[derive(Debug, Clone)]
+pub struct Prereq {
+    pub text: String,
+    pub detail: String,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub enum Job<T> {
+    #[default]
+    Idle,
+    Running {
+        done: u64,
+        total: u64,
+    },
+    Done(T),
+    Failed(String),
+}
+
+impl<T> Job<T> {
+    pub fn is_running(&self) -> bool {
+        matches!(self, Job::Running { .. })
+    }
+}
+
+/// A question that must be answered before something irreversible happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    Activate,
+    Reboot,
+    /// Recovery mode on request (recovery screen).
+    Recover,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+pub struct Wizard {
+    pub step: Step,
+    pub prereqs: Vec<Prereq>,
+    pub prereq_cursor: usize,
+    pub images_dir: PathBuf,
+    pub images: Vec<PathBuf>,
+    pub image_cursor: usize,
+    /// The hash as typed or pasted (several lines allowed: certutil output).
+    pub hash_input: String,
+    pub editing_hash: bool,
+    pub expected: Option<Sha256>,
+    /// Where the expected hash came from ("typed", "sps-7.3.1.iso.sha256").
+    pub hash_source: String,
+    pub hash_error: Option<String>,
+    pub verify: Job<Box<VerifyReport>>,
+    pub manifest: Option<Box<Manifest>>,
+    pub check: Job<Box<Report>>,
+    pub check_scroll: u16,
+    pub bundle: Option<ChildRun>,
+    pub bundle_path: Option<PathBuf>,
+    /// `recover` started on request from the recovery screen.
+    pub recover: Option<ChildRun>,
+    pub activate: Option<ChildRun>,
+    pub reboot: Option<ChildRun>,
+    pub confirm: Option<Confirm>,
+    /// What a new console needs to pick up after a hang-up or the reboot.
+    pub saved: Persisted,
+}
+
+pub struct App {
+    pub root: ApplianceRoot,
+    pub theme: Theme,
+    pub ascii: bool,
+    /// "serial line (tty /dev/ttyS0): ASCII, mono" and the like, shown on Help.
+    pub terminal_note: String,
+    pub screen: Screen,
+    pub quit: bool,
+    /// Ctrl-L: the main loop forgets the screen and sends it whole.
+    pub repaint: bool,
+    pub config: Result<Config, String>,
+    pub status: Option<Result<Box<StatusReport>, String>>,
+    pub slots: SlotStatus,
+    pub progress: Option<Progress>,
+    /// The recovery report the `recover` command left (state_dir/recovery.json).
+    pub recovery: Option<serde_json::Value>,
+    pub wizard: Wizard,
+    pub message: Option<(Level, String)>,
+    pub help_scroll: u16,
+    /// The last key handled (tests wait for a marker key with it).
+    pub last_key: Option<KeyEvent>,
+    /// tui-logger target unique to this console, so its log view shows only its lines.
+    pub log_target: String,
+    pub log_state: tui_logger::TuiWidgetState,
+    log_offset: u64,
+    /// The binary started for long work (this same program).
+    pub self_exe: PathBuf,
+    tx: Sender<Msg>,
+}
+
+/// How the console was asked to start.
+pub struct Options {
+    pub root: ApplianceRoot,
+    pub theme: Theme,
+    pub ascii: bool,
+    pub terminal_note: String,
+    /// The image to preselect (the demo passes its good image).
+    pub image: Option<PathBuf>,
+    pub self_exe: PathBuf,
+    /// A problem to show at once (a broken theme file, say).
+    pub notice: Option<String>,
+}
+
+fn prerequisites(config: Option<&Config>, crash_files: usize) -> Vec<Prereq> {
+    let p = |text: &str, detail: &str| Prereq {
+        text: text.into(),
+        detail: detail.into(),
+        done: false,
+    };
+    let mut v = vec![
+        p(
+            "Configuration and data backed up",
+            "Run a configuration and data backup and check that it completed.",
+        ),
+        p(
+            "Configuration exported",
+            "Export the configuration and keep the file off the appliance.",
+        ),
+        p(
+            "System Monitor shows no open issues",
+            "Resolve every open alert first; the upgrade test checks it too.",
+        ),
+        p(
+            "Core dumps saved",
+            &if crash_files > 0 {
+                format!(
+                    "{crash_files} core dump file(s) in var/crash are removed by the upgrade: download those you need."
+                )
+            } else {
+                "var/crash is empty: nothing to save.".to_string()
+            },
+        ),
+    ];
+    if let Some(c) = config {
+        if c.appliance.platform == Platform::Virtual {
+            v.push(p(
+                "Virtual machine snapshot taken",
+                "Take a snapshot in the hypervisor before activating.",
+            ));
+            v.push(p(
+                "Console redirection enabled",
+                "Enable the VM's console redirection if the hypervisor allows it, to follow the boot.",
+            ));
+        }
+        if c.ha.is_some() {
+            v.push(p(
+                "IPMI access to the other node works",
+                "The other node can only be powered on again through IPMI.",
+            ));
+        }
+        if c.product
+            .get("plugins")
+            .and_then(|x| x.as_array())
+            .is_some_and(|a| !a.is_empty())
+        {
+            v.push(p(
+                "Plugin updates downloaded",
+                "Get the plugin versions that support the new firmware.",
+            ));
+        }
+    }
+    v.push(p(
+        "Licence for the new firmware at hand",
+        "A new LTS line needs a new licence file: request it before you start.",
+    ));
+    v
+}
+
+/// Files in the images directory that look like firmware images, sorted.
+pub fn list_images(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.is_file() && p.extension().is_some_and(|x| x.eq_ignore_ascii_case("iso"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Where the wizard looks for images: the demo's `images/` beside the root's
+/// content, else `var/lib/upgrade-console/images`.
+pub fn default_images_dir(root: &ApplianceRoot, image: Option<&Path>) -> PathBuf {
+    if let Some(dir) = image.and_then(Path::parent) {
+        return dir.to_path_buf();
+    }
+    let demo = root.resolve("images");
+    if demo.is_dir() {
+        demo
+    } else {
+        root.state_dir().join("images")
+    }
+}
+
+impl App {
+    pub fn new(opts: Options, tx: Sender<Msg>) -> App {
+        let root = opts.root;
+        let config = Config::load(&root).map_err(|e| e.to_string());
+        let crash_files = std::fs::read_dir(root.crash_dir())
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let images_dir = default_images_dir(&root, opts.image.as_deref());
+        let images = list_images(&images_dir);
+        let image_cursor = opts
+            .image
+            .as_ref()
+            .and_then(|i| images.iter().position(|p| p == i))
+            .unwrap_or(0);
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log_target = format!("console-log-{}-{n}", std::process::id());
+        let log_state = tui_logger::TuiWidgetState::new()
+            .set_default_display_level(log::LevelFilter::Off)
+            .set_level_for_target(&log_target, log::LevelFilter::Trace);
+        let saved = Persisted::load(&root);
+        let mut app = App {
+            wizard: Wizard {
+                step: Step::Prerequisites,
+                prereqs: prerequisites(config.as_ref().ok(), crash_files),
+                prereq_cursor: 0,
+                images_dir,
+                images,
+                image_cursor,
+                hash_input: String::new(),
+                editing_hash: false,
+                expected: None,
+                hash_source: String::new(),
+                hash_error: None,
+                verify: Job::Idle,
+                manifest: None,
+                check: Job::Idle,
+                check_scroll: 0,
+                bundle: None,
+                bundle_path: None,
+                recover: None,
+                activate: None,
+                reboot: None,
+                confirm: None,
+                saved,
+            },
+            root,
+            theme: opts.theme,
+            ascii: opts.ascii,
+            terminal_note: opts.terminal_note,
+            screen: Screen::Status,
+            quit: false,
+            repaint: false,
+            config,
+            status: None,
+            slots: SlotStatus::default(),
+            progress: None,
+            recovery: None,
+            message: opts.notice.map(|n| (Level::Warning, n)),
+            help_scroll: 0,
+            last_key: None,
+            log_target,
+            log_state,
+            log_offset: 0,
+            self_exe: opts.self_exe,
+            tx,
+        };
+        app.log_offset = std::fs::metadata(app.root.log_file())
+            .map(|m| m.len().saturating_sub(16 << 10))
+            .unwrap_or(0);
+        app.pick_sidecar_hash();
+        app.refresh_files();
+        app.resume();
+        app.request_status();
+        log::info!("console opened on {}", app.root.dir().display());
+        app
+    }
+
+    /// The version the booted slot runs.
+    pub fn running_version(&self) -> Option<Version> {
+        self.slots.get(booted_slot(&self.root)).version
+    }
+
+    /// The version the wizard is upgrading to.
+    pub fn target_version(&self) -> Option<Version> {
+        self.wizard
+            .manifest
+            .as_ref()
+            .map(|m| m.firmware.version)
+            .or_else(|| {
+                self.wizard
+                    .saved
+                    .target
+                    .as_deref()
+                    .and_then(|t| t.parse().ok())
+            })
+    }
+
+    pub fn reminders(&self) -> Vec<Reminder> {
+        match &self.wizard.manifest {
+            Some(m) => m.reminders.clone(),
+            None => self.wizard.saved.reminders.clone(),
+        }
+    }
+
+    pub fn selected_image(&self) -> Option<&PathBuf> {
+        self.wizard.images.get(self.wizard.image_cursor)
+    }
+
+    /// The operation in progress.json that has not ended, if its process still runs.
+    pub fn live_operation(&self) -> Option<&Progress> {
+        self.progress
+            .as_ref()
+            .filter(|p| p.outcome.is_none() && worker::process_alive(p.pid))
+    }
+
+    fn say(&mut self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        match level {
+            Level::Info => log::info!("{text}"),
+            Level::Warning => log::warn!("{text}"),
+            Level::Error => log::error!("{text}"),
+        }
+        self.message = Some((level, text));
+    }
+
+    fn request_status(&self) {
+        if let Ok(cfg) = &self.config {
+            worker::gather_status(self.root.clone(), cfg.clone(), self.tx.clone());
+        }
+    }
+
+    /// Re-reads the small state files; returns whether anything shown changed.
+    fn refresh_files(&mut self) -> bool {
+        let mut changed = false;
+        let slots = SlotStatus::load(&self.root).unwrap_or_default();
+        if slots != self.slots {
+            self.slots = slots;
+            changed = true;
+        }
+        let progress = Progress::load(&self.root);
+        if progress != self.progress {
+            self.progress = progress;
+            changed = true;
+        }
+        let recovery = std::fs::read_to_string(self.root.state_dir().join("recovery.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        if recovery != self.recovery {
+            self.recovery = recovery;
+            changed = true;
+        }
+        changed |= self.follow_log();
+        changed
+    }
+
+    /// Feeds new console-log lines to the log view.
+    fn follow_log(&mut self) -> bool {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(self.root.log_file()) else {
+            return false;
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.log_offset {
+            self.log_offset = 0; // rotated or truncated
+        }
+        if len == self.log_offset || f.seek(SeekFrom::Start(self.log_offset)).is_err() {
+            return false;
+        }
+        let mut buf = Vec::new();
+        if f.take(1 << 20).read_to_end(&mut buf).is_err() {
+            return false;
+        }
+        // Only whole lines; the rest waits for the next tick.
+        let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
+            return false;
+        };
+        self.log_offset += end as u64 + 1;
+        let drain = tui_logger::Drain::new();
+        for line in String::from_utf8_lossy(&buf[..end]).lines() {
+            let level = match line.split_whitespace().nth(1) {
+                Some("ERROR") => log::Level::Error,
+                Some("WARN") => log::Level::Warn,
+                Some("DEBUG") => log::Level::Debug,
+                _ => log::Level::Info,
+            };
+            drain.log(
+                &log::Record::builder()
+                    .args(format_args!("{line}"))
+                    .level(level)
+                    .target(&self.log_target)
+                    .build(),
+            );
+        }
+        tui_logger::move_events();
+        true
+    }
+
+    /// Whether recovery.json says the appliance is in recovery mode now.
+    pub fn recovery_active(&self) -> bool {
+        self.recovery.as_ref().is_some_and(|r| {
+            r.get("active")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true)
+        })
+    }
+
+    /// A new console finds work a previous one started: follows it.
+    fn resume(&mut self) {
+        if self.recovery_active() {
+            self.screen = Screen::Recovery;
+        }
+        let Some(p) = self.progress.clone() else {
+            return;
+        };
+        let live = p.outcome.is_none() && worker::process_alive(p.pid);
+        match p.operation.as_str() {
+            "activate" if live => {
+                self.wizard.step = Step::Activate;
+                self.screen = Screen::Wizard;
+            }
+            "activate"
+                if p.outcome.as_deref() == Some("done") && self.wizard.saved.target.is_some() =>
+            {
+                self.wizard.step = Step::Reboot;
+            }
+            "boot" => {
+                self.screen = Screen::Wizard;
+                self.wizard.step = if live {
+                    Step::Phase1
+                } else {
+                    Step::VersionCheck
+                };
+            }
+            "recover" => self.screen = Screen::Recovery,
+            _ => {}
+        }
+        if p.outcome.as_deref() == Some("recovery") {
+            self.screen = Screen::Recovery;
+        }
+    }
+
+    fn pick_sidecar_hash(&mut self) {
+        let w = &mut self.wizard;
+        if w.hash_source == "typed" {
+            return;
+        }
+        w.expected = None;
+        w.hash_source.clear();
+        w.hash_error = None;
+        let Some(img) = w.images.get(w.image_cursor) else {
+            return;
+        };
+        let name = img.file_name().map(|n| n.to_string_lossy().into_owned());
+        if let Some(side) = hash_forms::sidecar_path(img) {
+            match hash_forms::read_hash_file(&side, name.as_deref()) {
+                Ok(h) => {
+                    w.expected = Some(h);
+                    w.hash_source = side
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                }
+                Err(e) => w.hash_error = Some(e.to_string()),
+            }
+        }
+    }
+
+    fn image_changed(&mut self) {
+        let w = &mut self.wizard;
+        w.verify = Job::Idle;
+        w.check = Job::Idle;
+        w.manifest = None;
+        self.pick_sidecar_hash();
+    }
+
+    /// Whether the wizard may move on from its current step.
+    pub fn may_advance(&self) -> Result<(), String> {
+        let w = &self.wizard;
+        match w.step {
+            Step::Prerequisites => {
+                let open = w.prereqs.iter().filter(|p| !p.done).count();
+                if open > 0 {
+                    return Err(format!(
+                        "{open} prerequisite(s) not ticked: tick each with Space once done"
+                    ));
+                }
+            }
+            Step::Image => {
+                if self.selected_image().is_none() {
+                    return Err(format!(
+                        "no firmware image in {}: copy the ISO there",
+                        w.images_dir.display()
+                    ));
+                }
+                if w.expected.is_none() {
+                    return Err("enter or paste the published SHA-256 first (key e)".into());
+                }
+            }
+            Step::Verify => match &w.verify {
+                Job::Done(r) if r.ok() => {}
+                Job::Done(_) => {
+                    return Err("the image does not match its hash: do not use it".into());
+                }
+                _ => return Err("verify the image first (Enter)".into()),
+            },
+            Step::Check => match &w.check {
+                Job::Done(r) if r.passed() => {}
+                Job::Done(r) => {
+                    return Err(format!(
+                        "{} blocker(s): fix them, then run the test again (Enter)",
+                        r.blockers()
+                    ));
+                }
+                _ => return Err("run the upgrade test first (Enter)".into()),
+            },
+            Step::Bundle => {
+                if w.bundle.as_ref().is_some_and(|b| b.exit.is_none()) {
+                    return Err("the support bundle is still being written".into());
+                }
+            }
+            Step::Activate => {
+                if !w.activate.as_ref().is_some_and(ChildRun::succeeded) {
+                    return Err("activate the image first (Enter)".into());
+                }
+            }
+            Step::Reboot => return Err("reboot to continue (Enter)".into()),
+            Step::Phase1 => {
+                if self.live_operation().is_some() {
+                    return Err("phase 1 is still running".into());
+                }
+            }
+            Step::VersionCheck | Step::Reminders => {}
+        }
+        Ok(())
+    }
+
+    /// The one place where state changes. Returns whether the screen may have
+    /// changed (a tick that found nothing new does not cost a frame).
+    pub fn update(&mut self, msg: Msg) -> bool {
+        if let Msg::Tick = msg {
+            let changed = self.refresh_files();
+            if changed {
+                self.after_progress();
+            }
+            return changed;
+        }
+        match msg {
+            Msg::Key(k) => {
+                self.last_key = Some(k);
+                self.key(k);
+            }
+            Msg::Paste(text) => {
+                if self.screen == Screen::Wizard && self.wizard.step == Step::Image {
+                    self.wizard.editing_hash = true;
+                    self.wizard.hash_input.push_str(&text);
+                    self.try_accept_hash(false);
+                }
+            }
+            Msg::Resize(..) | Msg::Tick => {}
+            Msg::Status(s) => self.status = Some(s),
+            Msg::VerifyProgress { done, total } => {
+                self.wizard.verify = Job::Running { done, total };
+            }
+            Msg::VerifyDone(r) => match r {
+                Ok((report, manifest)) => {
+                    if report.ok() {
+                        self.say(
+                            Level::Info,
+                            format!("image {} verified: SHA-256 matches", report.version),
+                        );
+                    } else {
+                        self.say(
+                            Level::Error,
+                            format!("image {} does NOT match its hash", report.image),
+                        );
+                    }
+                    self.wizard.manifest = Some(manifest);
+                    self.wizard.verify = Job::Done(report);
+                }
+                Err(e) => {
+                    self.say(Level::Error, format!("verify failed: {e}"));
+                    self.wizard.verify = Job::Failed(e);
+                }
+            },
+            Msg::CheckDone(r) => match r {
+                Ok(report) => {
+                    self.say(
+                        if report.passed() {
+                            Level::Info
+                        } else {
+                            Level::Warning
+                        },
+                        format!(
+                            "upgrade test: {} blocker(s), {} warning(s)",
+                            report.blockers(),
+                            report.warnings()
+                        ),
+                    );
+                    self.wizard.check_scroll = 0;
+                    self.wizard.check = Job::Done(report);
+                }
+                Err(e) => {
+                    self.say(Level::Error, format!("upgrade test could not run: {e}"));
+                    self.wizard.check = Job::Failed(e);
+                }
+            },
+            Msg::ChildExited { op, code } => self.child_exited(op, code),
+            Msg::InputClosed => {
+                log::warn!("the terminal went away; work in progress goes on without the console");
+                self.quit = true;
+            }
+        }
+        true
+    }
+
+    fn child_exited(&mut self, op: Op, code: Option<i32>) {
+        let run = match op {
+            Op::Activate => self.wizard.activate.as_mut(),
+            Op::Reboot => self.wizard.reboot.as_mut(),
+            Op::Bundle => self.wizard.bundle.as_mut(),
+            Op::Recover => self.wizard.recover.as_mut(),
+        };
+        if let Some(r) = run {
+            r.exit = Some(code.unwrap_or(-1));
+        }
+        self.refresh_files();
+        let ok = code == Some(0);
+        let tail = self.child_error_tail(op);
+        match (op, ok) {
+            (Op::Activate, true) => {
+                self.say(
+                    Level::Info,
+                    "activation done: the new slot boots once after the reboot",
+                );
+                self.wizard.saved.stage = "activated".into();
+                self.save_wizard();
+                self.wizard.step = Step::Reboot;
+            }
+            (Op::Bundle, true) => {
+                let p = self.wizard.bundle_path.clone().unwrap_or_default();
+                self.say(
+                    Level::Info,
+                    format!("support bundle written: {}", p.display()),
+                );
+            }
+            (Op::Reboot, true) => self.after_progress(),
+            (Op::Recover, true) => self.say(Level::Warning, "recovery mode is on"),
+            (op, false) => self.say(
+                Level::Error,
+                format!("{} failed (exit {}){}", op.name(), code.unwrap_or(-1), tail),
+            ),
+        }
+        self.request_status();
+    }
+
+    fn child_error_tail(&self, op: Op) -> String {
+        std::fs::read_to_string(worker::stderr_file(&self.root, op))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| format!(": {}", l.trim()))
+            })
+            .unwrap_or_default()
+    }
+
+    /// Moves the wizard along with what progress.json says.
+    fn after_progress(&mut self) {
+        let Some(p) = self.progress.clone() else {
+            return;
+        };
+        if p.operation == "boot" && self.wizard.step >= Step::Reboot {
+            match p.outcome.as_deref() {
+                None => self.wizard.step = Step::Phase1,
+                Some(_) if self.wizard.step < Step::VersionCheck => {
+                    self.wizard.step = Step::VersionCheck;
+                    self.request_status();
+                }
+                Some(_) => {}
+            }
+        }
+        if p.outcome.as_deref() == Some("recovery") && self.screen == Screen::Wizard {
+            self.screen = Screen::Recovery;
+        }
+    }
+
+    fn save_wizard(&mut self) {
+        if let Err(e) = self.wizard.saved.save(&self.root) {
+            log::warn!("cannot record the wizard's state: {e}");
+        }
+    }
+
+    fn key(&mut self, k: KeyEvent) {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && matches!(k.code, KeyCode::Char('l') | KeyCode::Char('L')) {
+            self.repaint = true;
+            return;
+        }
+        if ctrl && matches!(k.code, KeyCode::Char('c')) {
+            self.quit = true;
+            return;
+        }
+        if self.wizard.editing_hash && self.screen == Screen::Wizard {
+            self.hash_key(k);
+            return;
+        }
+        if let Some(c) = self.wizard.confirm
+            && matches!(self.screen, Screen::Wizard | Screen::Recovery)
+        {
+            self.confirm_key(c, k);
+            return;
+        }
+        match k.code {
+            KeyCode::Char('q') | KeyCode::F(10) => {
+                if self
+                    .wizard
+                    .activate
+                    .as_ref()
+                    .is_some_and(|a| a.exit.is_none())
+                    || self.live_operation().is_some()
+                {
+                    log::info!("console closed while work runs on; it goes on without the console");
+                }
+                self.quit = true;
+            }
+            KeyCode::Char('1') => self.screen = Screen::Status,
+            KeyCode::Char('2') => self.screen = Screen::Wizard,
+            KeyCode::Char('3') => self.screen = Screen::Recovery,
+            KeyCode::Char('4') => self.screen = Screen::Logs,
+            KeyCode::Char('5') => self.screen = Screen::Cluster,
+            KeyCode::Char('?') | KeyCode::F(1) => self.screen = Screen::Help,
+            KeyCode::Tab | KeyCode::BackTab => {
+                let i = Screen::TABS
+                    .iter()
+                    .position(|t| t.0 == self.screen)
+                    .unwrap_or(0);
+                let n = Screen::TABS.len();
+                let j = if k.code == KeyCode::Tab {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.screen = Screen::TABS[j].0;
+            }
+            _ => self.screen_key(k),
+        }
+    }
+
+    fn screen_key(&mut self, k: KeyEvent) {
+        match self.screen {
+            Screen::Status => {
+                if k.code == KeyCode::Char('r') {
+                    self.refresh_files();
+                    self.request_status();
+                    self.message = Some((Level::Info, "status refreshed".into()));
+                }
+            }
+            Screen::Wizard => self.wizard_key(k),
+            Screen::Logs => {
+                use tui_logger::TuiWidgetEvent as E;
+                let ev = match k.code {
+                    KeyCode::PageUp | KeyCode::Up | KeyCode::Char('k') => Some(E::PrevPageKey),
+                    KeyCode::PageDown | KeyCode::Down | KeyCode::Char('j') => Some(E::NextPageKey),
+                    KeyCode::Esc | KeyCode::End => Some(E::EscapeKey),
+                    _ => None,
+                };
+                if let Some(ev) = ev {
+                    self.log_state.transition(ev);
+                }
+            }
+            Screen::Help => match k.code {
+                KeyCode::Down | KeyCode::Char('j') => {
+                    self.help_scroll = self.help_scroll.saturating_add(1)
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1)
+                }
+                KeyCode::Esc => self.screen = Screen::Status,
+                _ => {}
+            },
+            Screen::Recovery => {
+                if k.code == KeyCode::Char('R')
+                    && !self.recovery_active()
+                    && self
+                        .wizard
+                        .recover
+                        .as_ref()
+                        .is_none_or(|r| r.exit.is_some())
+                {
+                    self.wizard.confirm = Some(Confirm::Recover);
+                }
+            }
+            Screen::Cluster => {}
+        }
+    }
+
+    fn wizard_key(&mut self, k: KeyEvent) {
+        let step = self.wizard.step;
+        match k.code {
+            KeyCode::Char('n') => {
+                match self.may_advance() {
+                    Ok(()) => {
+                        self.wizard.step = step.next();
+                        self.message = None;
+                    }
+                    Err(why) => self.message = Some((Level::Warning, why)),
+                }
+                return;
+            }
+            KeyCode::Char('p') => {
+                let busy = self.wizard.verify.is_running()
+                    || self.wizard.check.is_running()
+                    || self.wizard.activate.is_some();
+                if step <= Step::Bundle && !busy || step == Step::Reminders {
+                    self.wizard.step = step.prev();
+                } else {
+                    self.message = Some((
+                        Level::Warning,
+                        "the steps before this one cannot be redone now".into(),
+                    ));
+                }
+                return;
+            }
+            _ => {}
+        }
+        match step {
+            Step::Prerequisites => {
+                let w = &mut self.wizard;
+                let n = w.prereqs.len();
+                match k.code {
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        w.prereq_cursor = (w.prereq_cursor + 1).min(n.saturating_sub(1))
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        w.prereq_cursor = w.prereq_cursor.saturating_sub(1)
+                    }
+                    KeyCode::Char(' ') | KeyCode::Char('x') => {
+                        if let Some(p) = w.prereqs.get_mut(w.prereq_cursor) {
+                            p.done = !p.done;
+                            let (t, d) = (p.text.clone(), p.done);
+                            log::info!(
+                                "prerequisite {}: {t}",
+                                if d { "ticked" } else { "unticked" }
+                            );
+                            w.prereq_cursor = (w.prereq_cursor + 1).min(n.saturating_sub(1));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Step::Image => match k.code {
+                KeyCode::Down | KeyCode::Char('j') => {
+                    let n = self.wizard.images.len();
+                    if self.wizard.image_cursor + 1 < n {
+                        self.wizard.image_cursor += 1;
+                        self.image_changed();
+                    }
+                }
+                KeyCode::Up | KeyCode::Char('k') if self.wizard.image_cursor > 0 => {
+                    self.wizard.image_cursor -= 1;
+                    self.image_changed();
+                }
+                KeyCode::Char('e') => {
+                    self.wizard.editing_hash = true;
+                    self.wizard.hash_input.clear();
+                    self.wizard.hash_error = None;
+                }
+                KeyCode::Char('r') => {
+                    self.wizard.images = list_images(&self.wizard.images_dir);
+                    self.wizard.image_cursor = self
+                        .wizard
+                        .image_cursor
+                        .min(self.wizard.images.len().saturating_sub(1));
+                    self.image_changed();
+                }
+                KeyCode::Enter => self.wizard_key(KeyEvent::from(KeyCode::Char('n'))),
+                _ => {}
+            },
+            Step::Verify => {
+                if matches!(k.code, KeyCode::Enter | KeyCode::Char('v'))
+                    && !self.wizard.verify.is_running()
+                {
+                    match (self.selected_image().cloned(), self.wizard.expected) {
+                        (Some(img), Some(expected)) => {
+                            self.say(Level::Info, format!("verifying {}", img.display()));
+                            self.wizard.verify = Job::Running { done: 0, total: 0 };
+                            worker::verify(self.root.clone(), img, expected, self.tx.clone());
+                        }
+                        _ => {
+                            self.message = Some((
+                                Level::Warning,
+                                "choose an image and its hash first (p)".into(),
+                            ))
+                        }
+                    }
+                }
+            }
+            Step::Check => match k.code {
+                KeyCode::Enter | KeyCode::Char('t') | KeyCode::Char('r')
+                    if !self.wizard.check.is_running() =>
+                {
+                    match (self.selected_image().cloned(), self.config.clone()) {
+                        (Some(img), Ok(cfg)) => {
+                            self.say(Level::Info, format!("upgrade test of {}", img.display()));
+                            self.wizard.check = Job::Running { done: 0, total: 0 };
+                            let sha = match &self.wizard.verify {
+                                Job::Done(r) if r.ok() => Some(r.image_sha256.clone()),
+                                _ => None,
+                            };
+                            worker::check(self.root.clone(), cfg, img, sha, self.tx.clone());
+                        }
+                        (_, Err(e)) => {
+                            self.message = Some((
+                                Level::Error,
+                                format!("the configuration does not load: {e}"),
+                            ))
+                        }
+                        (None, _) => {
+                            self.message = Some((Level::Warning, "choose an image first".into()))
+                        }
+                    }
+                }
+                KeyCode::Down | KeyCode::Char('j') => {
+                    self.wizard.check_scroll = self.wizard.check_scroll.saturating_add(1)
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.wizard.check_scroll = self.wizard.check_scroll.saturating_sub(1)
+                }
+                _ => {}
+            },
+            Step::Bundle => {
+                if matches!(k.code, KeyCode::Enter | KeyCode::Char('b')) {
+                    self.start_bundle();
+                }
+            }
+            Step::Activate => {
+                if matches!(k.code, KeyCode::Enter | KeyCode::Char('a'))
+                    && self.wizard.activate.is_none()
+                    && self.live_operation().is_none()
+                {
+                    self.wizard.confirm = Some(Confirm::Activate);
+                }
+            }
+            Step::Reboot => {
+                if matches!(k.code, KeyCode::Enter | KeyCode::Char('r'))
+                    && self.wizard.reboot.is_none()
+                {
+                    self.wizard.confirm = Some(Confirm::Reboot);
+                }
+            }
+            Step::VersionCheck => {
+                if k.code == KeyCode::Char('b') {
+                    self.start_bundle();
+                }
+            }
+            Step::Phase1 | Step::Reminders => {}
+        }
+    }
+
+    fn start_bundle(&mut self) {
+        if self
+            .wizard
+            .bundle
+            .as_ref()
+            .is_some_and(|b| b.exit.is_none())
+        {
+            return;
+        }
+        let stamp = crate::console_log::now_rfc3339().replace([':', '-'], "");
+        let out = self
+            .root
+            .state_dir()
+            .join("bundles")
+            .join(format!("support-bundle-{stamp}.zip"));
+        let args = vec!["bundle".into(), "-o".into(), out.clone().into_os_string()];
+        match worker::spawn_detached(
+            &self.self_exe,
+            &self.root,
+            Op::Bundle,
+            args,
+            self.tx.clone(),
+        ) {
+            Ok(run) => {
+                self.say(
+                    Level::Info,
+                    format!("writing support bundle {}", out.display()),
+                );
+                self.wizard.bundle = Some(run);
+                self.wizard.bundle_path = Some(out);
+            }
+            Err(e) => self.say(Level::Error, format!("cannot start the bundle: {e}")),
+        }
+    }
+
+    fn confirm_key(&mut self, c: Confirm, k: KeyEvent) {
+        match k.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                self.wizard.confirm = None;
+                match c {
+                    Confirm::Activate => self.start_activate(),
+                    Confirm::Reboot => self.start_reboot(),
+                    Confirm::Recover => self.start_recover(),
+                }
+            }
+            KeyCode::Char('n') | KeyCode::Esc => {
+                self.wizard.confirm = None;
+                self.message = Some((Level::Info, "nothing was changed".into()));
+            }
+            _ => {}
+        }
+    }
+
+    fn start_activate(&mut self) {
+        let Some(img) = self.selected_image().cloned() else {
+            return;
+        };
+        self.wizard.saved = Persisted {
+            image: Some(img.clone()),
+            target: self.target_version().map(|v| v.to_string()),
+            reminders: self.reminders(),
+            stage: "activating".into(),
+        };
+        self.save_wizard();
+        let args = vec![
+            "activate".into(),
+            img.clone().into_os_string(),
+            "--yes".into(),
+        ];
+        match worker::spawn_detached(
+            &self.self_exe,
+            &self.root,
+            Op::Activate,
+            args,
+            self.tx.clone(),
+        ) {
+            Ok(run) => {
+                self.say(
+                    Level::Info,
+                    format!("activation of {} started (pid {})", img.display(), run.pid),
+                );
+                self.wizard.activate = Some(run);
+            }
+            Err(e) => self.say(Level::Error, format!("cannot start the activation: {e}")),
+        }
+    }
+
+    fn start_recover(&mut self) {
+        match worker::spawn_detached(
+            &self.self_exe,
+            &self.root,
+            Op::Recover,
+            vec!["recover".into()],
+            self.tx.clone(),
+        ) {
+            Ok(run) => {
+                self.say(
+                    Level::Warning,
+                    format!("entering recovery mode on request (pid {})", run.pid),
+                );
+                self.wizard.recover = Some(run);
+            }
+            Err(e) => self.say(Level::Error, format!("cannot start recovery: {e}")),
+        }
+    }
+
+    fn start_reboot(&mut self) {
+        self.wizard.saved.stage = "rebooting".into();
+        self.save_wizard();
+        match worker::spawn_detached(
+            &self.self_exe,
+            &self.root,
+            Op::Reboot,
+            vec!["reboot".into()],
+            self.tx.clone(),
+        ) {
+            Ok(run) => {
+                self.say(Level::Info, format!("reboot requested (pid {})", run.pid));
+                self.wizard.reboot = Some(run);
+                self.wizard.step = Step::Phase1;
+            }
+            Err(e) => self.say(Level::Error, format!("cannot reboot: {e}")),
+        }
+    }
+
+    fn hash_key(&mut self, k: KeyEvent) {
+        let w = &mut self.wizard;
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        match k.code {
+            KeyCode::Esc => {
+                w.editing_hash = false;
+                w.hash_input.clear();
+                w.hash_error = None;
+            }
+            KeyCode::Char('u') if ctrl => w.hash_input.clear(),
+            KeyCode::Backspace => {
+                w.hash_input.pop();
+            }
+            KeyCode::Enter => self.try_accept_hash(true),
+            KeyCode::Char(c) if !ctrl && w.hash_input.len() < 4096 => w.hash_input.push(c),
+            _ => {}
+        }
+    }
+
+    /// Accepts the typed or pasted hash when it parses. Enter on text that does not
+    /// parse yet starts a new line, so a multi-line paste (certutil) arrives whole on
+    /// terminals without bracketed paste.
+    fn try_accept_hash(&mut self, enter: bool) {
+        let name = self
+            .selected_image()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let w = &mut self.wizard;
+        match hash_forms::parse_expected(&w.hash_input, name.as_deref()) {
+            Ok(h) => {
+                w.expected = Some(h);
+                w.hash_source = "typed".into();
+                w.editing_hash = false;
+                w.hash_error = None;
+                w.verify = Job::Idle;
+                log::info!("expected SHA-256 entered: {}", hex::encode(h));
+            }
+            Err(e) => {
+                if enter {
+                    if w.hash_input.ends_with('\n') || w.hash_input.trim().is_empty() {
+                        w.hash_error = Some(e.to_string());
+                    } else {
+                        w.hash_input.push('\n');
+                    }
+                }
+            }
+        }
+    }
+}
