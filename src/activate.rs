@@ -143,6 +143,14 @@ pub fn prepare(root: &ApplianceRoot, config: &Config, iso: &Path) -> Result<Plan
                 "the appliance needs recovery ({reason}); create a support bundle and contact support before activating firmware"
             )));
         }
+        UpgradeState::Committed { .. } => {
+            if let Some(p2) = crate::phase2::phase2_summary(root).filter(|p| !p.done) {
+                return Err(ActivateError::Refused(format!(
+                    "{}; let phase 2 finish (`upgrade-console phase2`, progress in `status`) before activating another firmware",
+                    p2.message
+                )));
+            }
+        }
         _ => {}
     }
     let (verified, checked) = journal.passed_any(m);
@@ -316,6 +324,7 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     set_progress(root, "write", 0.0, &format!("writing slot {}", t.slot));
     let started = Instant::now();
     let mut last = Instant::now();
+    let mut written_at = None;
     let report = slot_io::write_payload(
         &plan.image.path,
         &plan.image.payload,
@@ -323,6 +332,9 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         chunk,
         known_file.is_none(),
         &mut |w, v| {
+            if w >= size && written_at.is_none() {
+                written_at = Some(started.elapsed().as_secs_f64());
+            }
             if last.elapsed().as_millis() >= 100 {
                 last = Instant::now();
                 let stage = if w < size { "write" } else { "read-back" };
@@ -338,9 +350,10 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     )?;
     let seconds = started.elapsed().as_secs_f64();
     log::info!(
-        "activate: wrote and read back {} bytes of slot {} in {:.2} s (O_DIRECT write {}, read {})",
+        "activate: wrote {} bytes to slot {} in {:.2} s and had read them back after {:.2} s (O_DIRECT write {}, read {})",
         report.written,
         t.slot,
+        written_at.unwrap_or(seconds),
         seconds,
         report.direct,
         report.direct_read

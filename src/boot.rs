@@ -64,29 +64,50 @@ fn checkpoint_path(root: &ApplianceRoot) -> std::path::PathBuf {
 
 // ---- wiring points for the other branches (the lead connects them at merge) ----
 
-/// WIRING POINT (issue 6, log server): replace the body with
-/// `config.and_then(|c| crate::logserver::spawn(root.clone(), c.web.listen.clone())
-///     .map_err(|e| log::warn!("boot log server: {e}")).ok())`
-/// (return type `Option<crate::logserver::LogServerHandle>`); `run` keeps the handle
-/// alive for the whole boot phase. Until merged, the boot phase logs where it would listen.
-fn start_log_server(_root: &ApplianceRoot, config: Option<&Config>) -> Option<()> {
-    if let Some(c) = config
-        && !c.web.listen.is_empty()
-    {
-        log::info!(
-            "boot log server: would listen on {:?} (not wired in this build)",
-            c.web.listen
-        );
+/// The boot log server (SPEC §7) on the configured addresses for the whole boot
+/// phase; the handle stops it when dropped. A failure to listen is logged, never fatal.
+fn start_log_server(
+    root: &ApplianceRoot,
+    config: Option<&Config>,
+) -> Option<crate::logserver::LogServerHandle> {
+    let listen = config.map(|c| c.web.listen.clone()).unwrap_or_default();
+    if listen.is_empty() {
+        return None;
     }
-    None
+    match crate::logserver::spawn(root.clone(), listen.clone()) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            log::warn!("boot log server: cannot listen on {listen:?}: {e}");
+            None
+        }
+    }
 }
 
-/// WIRING POINT (issue 6, recovery): call `crate::recovery::enter(root, config,
-/// reason)` here (with the config, when it loaded) and log its report. The journal
-/// and progress.json already say "recovery required" when this is called, on every
-/// boot until the state is cleared.
-fn hand_over_to_recovery(_root: &ApplianceRoot, _config: Option<&Config>, reason: &str) {
+/// Recovery hand-over. The journal and progress.json already say "recovery required"
+/// (on every boot until the state is cleared) and `boot` exits 1. Recovery mode is
+/// entered here: interfaces up, key-only sshd unless sealed (it outlives this
+/// process), the support bundle, recovery.json. On an appliance init then runs
+/// `upgrade-console recover`, which supervises sshd and keeps the log server up. A
+/// demo or test root in the host's network namespace is kept off the host's
+/// network by `recovery::host_guard`.
+fn hand_over_to_recovery(root: &ApplianceRoot, config: Option<&Config>, reason: &str) {
     log::error!("RECOVERY REQUIRED: {reason}; recovery mode takes over");
+    let Some(config) = config else {
+        log::error!(
+            "recovery: the configuration did not load, so interfaces cannot be brought up; fix appliance.toml and run `upgrade-console recover`"
+        );
+        return;
+    };
+    match crate::recovery::enter(root, config, reason) {
+        Ok(report) => {
+            for line in crate::recovery::render_text(&report).lines() {
+                log::info!("recovery: {line}");
+            }
+        }
+        Err(e) => {
+            log::error!("recovery could not be entered: {e:#}; run `upgrade-console recover`")
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -101,6 +122,15 @@ struct Ctx<'a> {
 
 /// Runs the boot phase for the slot named in `proc/cmdline`.
 pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> anyhow::Result<BootReport> {
+    // One boot phase at a time (init restarting it must not run phase 1 twice).
+    std::fs::create_dir_all(root.state_dir())?;
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.state_dir().join("boot.lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| anyhow::anyhow!("the boot phase is already running ({e})"))?;
     let booted = booted_slot(root);
     let config = match Config::load(root) {
         Ok(c) => Some(c),
@@ -247,9 +277,20 @@ fn report(root: &ApplianceRoot, booted: SlotName, outcome: BootOutcome) -> BootR
         .map(|v| v.to_string());
     let message = match &outcome {
         BootOutcome::Committed { version } => format!(
-            "firmware {version} is running and committed; slot {} keeps the previous firmware as a fallback; phase 2 finishes in the background",
+            "firmware {version} is running and committed; slot {} keeps the previous firmware as a fallback; phase 2 (the `phase2` service) finishes the migration in the background",
             booted.other()
         ),
+        BootOutcome::RolledBack { reason } => match crate::journal::current_state(root) {
+            Ok(UpgradeState::RolledBack { slot, to, .. }) if slot == booted => format!(
+                "{reason}; rolling back: slot {to} (firmware {}) boots again",
+                SlotStatus::load(root)
+                    .ok()
+                    .and_then(|s| s.get(to).version)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "(unknown)".into())
+            ),
+            _ => after_boot_message(root).unwrap_or_else(|| reason.clone()),
+        },
         _ => after_boot_message(root).unwrap_or_else(|| {
             format!(
                 "running firmware {} from slot {booted}",
@@ -293,10 +334,6 @@ pub fn after_boot_message(root: &ApplianceRoot) -> Option<String> {
         )),
         UpgradeState::ActivationFailed { reason, .. } => Some(format!(
             "The last activation did not finish ({reason}); the appliance runs {running_s}. Activate the firmware again when ready."
-        )),
-        UpgradeState::Activated { target } => Some(format!(
-            "Firmware {} boots once from slot {} after the next reboot.",
-            target.version, target.slot
         )),
         _ => None,
     }
@@ -418,6 +455,17 @@ impl Ctx<'_> {
                     step.name
                 );
             }
+            log::info!(
+                "phase 1: step {} of {}: {}{}",
+                k + 1,
+                steps.len(),
+                step.name,
+                if ponr {
+                    " (no rollback from here on)"
+                } else {
+                    ""
+                }
+            );
             self.journal.append(Event::StepStarted {
                 index: k,
                 name: step.name.clone(),
@@ -435,6 +483,7 @@ impl Ctx<'_> {
                 self.root, "phase1", &step.name, base, !ponr, true, &msg, None,
             );
             let mut last = Instant::now();
+            let mut last_logged = Instant::now();
             let root = self.root;
             let sha = t.sha256.clone();
             let name = step.name.clone();
@@ -445,6 +494,15 @@ impl Ctx<'_> {
                 cp.as_deref(),
                 &mut |line| match line {
                     StepLine::Progress { fraction, text } => {
+                        // The log gets a progress line about once a second.
+                        if last_logged.elapsed().as_millis() >= 1000 || fraction >= 1.0 {
+                            last_logged = Instant::now();
+                            log::info!(
+                                "[{name}] {:.0} % {}",
+                                fraction * 100.0,
+                                text.as_deref().unwrap_or("")
+                            );
+                        }
                         if last.elapsed().as_millis() >= 100 {
                             last = Instant::now();
                             let m = text.unwrap_or_else(|| msg.clone());
@@ -541,6 +599,14 @@ impl Ctx<'_> {
             sha256: t.sha256.clone(),
         })?;
         let _ = std::fs::remove_file(checkpoint_path(self.root));
+        // Staged files of other images are no longer needed.
+        if let Ok(dirs) = std::fs::read_dir(self.root.state_dir().join("staged")) {
+            for d in dirs.flatten() {
+                if d.file_name() != t.sha256.as_str() {
+                    let _ = std::fs::remove_dir_all(d.path());
+                }
+            }
+        }
         set_progress(
             self.root,
             "commit",

@@ -144,10 +144,14 @@ pub fn spawn(root: ApplianceRoot, listen: Vec<SocketAddr>) -> io::Result<LogServ
     }
     let mut listeners = Vec::new();
     let mut failed = Vec::new();
+    let mut in_use = 0;
     for a in &listen {
         match TcpListener::bind(a).and_then(|l| l.set_nonblocking(true).map(|_| l)) {
             Ok(l) => listeners.push(l),
             Err(e) => {
+                if e.kind() == io::ErrorKind::AddrInUse {
+                    in_use += 1;
+                }
                 log::warn!("boot log server cannot listen on {a}: {e}");
                 failed.push((*a, e.to_string()));
             }
@@ -155,8 +159,14 @@ pub fn spawn(root: ApplianceRoot, listen: Vec<SocketAddr>) -> io::Result<LogServ
     }
     if listeners.is_empty() {
         let why: Vec<String> = failed.iter().map(|(a, e)| format!("{a}: {e}")).collect();
+        // All in use: most likely the boot phase's own server, which recovery keeps.
+        let kind = if in_use == failed.len() {
+            io::ErrorKind::AddrInUse
+        } else {
+            io::ErrorKind::AddrNotAvailable
+        };
         return Err(io::Error::new(
-            io::ErrorKind::AddrNotAvailable,
+            kind,
             format!(
                 "the boot log server could not listen anywhere ({})",
                 why.join("; ")

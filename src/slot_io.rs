@@ -318,6 +318,20 @@ pub fn write_payload(
     hash_source: bool,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<WriteReport, SlotIoError> {
+    write_payload_with(source, payload, dev, chunk, hash_source, true, progress)
+}
+
+/// `write_payload`, with O_DIRECT allowed or not (tests reach the fallback path with
+/// it, since this kernel's tmpfs accepts O_DIRECT).
+fn write_payload_with(
+    source: &Path,
+    payload: &[ByteRange],
+    dev: &SlotDevice,
+    chunk: usize,
+    hash_source: bool,
+    allow_direct: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<WriteReport, SlotIoError> {
     let chunk = chunk.max(ALIGN) / ALIGN * ALIGN;
     let total: u64 = payload.iter().map(|r| r.len).sum();
     let src_err = |offset, e| SlotIoError::Read {
@@ -339,15 +353,21 @@ pub fn write_payload(
         offset,
         source,
     };
-    let (buffered, direct) = open_write(dev).map_err(|e| werr(0, e))?;
+    let (buffered, mut direct) = open_write(dev).map_err(|e| werr(0, e))?;
+    if !allow_direct {
+        direct = None;
+    }
     if !dev.block {
         // A file slot holds exactly the payload.
         buffered.set_len(total).map_err(|e| werr(0, e))?;
     }
     let used_direct = direct.is_some();
-    let (back, direct_read) = match open_flags(&dev.canonical, OFlag::O_RDONLY | OFlag::O_DIRECT) {
-        Ok(f) => (f, true),
-        Err(_) => (
+    let back_direct = open_flags(&dev.canonical, OFlag::O_RDONLY | OFlag::O_DIRECT)
+        .ok()
+        .filter(|_| allow_direct);
+    let (back, direct_read) = match back_direct {
+        Some(f) => (f, true),
+        None => (
             open_flags(&dev.canonical, OFlag::O_RDONLY).map_err(|e| rerr(0, e))?,
             false,
         ),
@@ -764,6 +784,27 @@ mod tests {
         assert_eq!(std::fs::metadata(&slot).unwrap().len(), 2_000_001);
         let (h, _) = read_back(&b, 2_000_001, 1 << 20, &mut |_| {}).unwrap();
         assert_eq!(h, want);
+    }
+
+    #[test]
+    fn without_o_direct_the_cache_is_dropped_before_reading_back() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src.bin");
+        let data: Vec<u8> = (0..1_500_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&src, &data).unwrap();
+        let slot = d.path().join("slot.img");
+        std::fs::write(&slot, b"").unwrap();
+        let dev = SlotDevice::identify(SlotName::B, &slot).unwrap();
+        let ranges = [ByteRange {
+            offset: 0,
+            len: data.len() as u64,
+        }];
+        let rep = write_payload_with(&src, &ranges, &dev, 64 << 10, false, false, &mut |_, _| {})
+            .unwrap();
+        assert!(!rep.direct && !rep.direct_read);
+        let want: [u8; 32] = Sha256::digest(&data).into();
+        assert_eq!((rep.payload_sha256, rep.read_back_sha256), (want, want));
+        assert_eq!(std::fs::read(&slot).unwrap(), data);
     }
 
     #[test]

@@ -262,15 +262,18 @@ pub fn render_text(s: &StatusReport) -> String {
     if let Some(p) = &s.operation {
         let _ = writeln!(o, "\nOperation");
         let outcome = p.outcome.as_deref().unwrap_or("running");
-        let _ = writeln!(
-            o,
-            "  {} {}: {} ({:.0} %) - {}",
+        let line = format!(
+            "{} {}: {} ({:.0} %) - {}",
             p.operation,
             p.stage,
             outcome,
             p.fraction * 100.0,
             p.message
         );
+        let opts = textwrap::Options::new(80)
+            .initial_indent("  ")
+            .subsequent_indent("    ");
+        let _ = writeln!(o, "{}", textwrap::fill(&line, opts));
         let _ = writeln!(
             o,
             "  rollback {}",

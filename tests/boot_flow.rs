@@ -307,3 +307,84 @@ fn an_image_replaced_after_verify_is_not_armed() {
     assert!(!env.ok(SlotName::B));
     assert_eq!(env.next_boot(), SlotName::A);
 }
+
+/// Phase-1 step that waits until the test lets it go (a file disappears).
+const WAIT_SH: &str = r#"#!/bin/sh
+echo '{"progress": 0.5, "text": "waiting for the test"}'
+while [ -f "$UPGRADE_CONSOLE_ROOT/hold" ]; do sleep 0.05; done
+"#;
+
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn the_boot_log_server_shows_phase1_and_do_not_power_off() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let old = payload(100_000, 1);
+    let new = payload(200_000, 7);
+    make_file_root(&root, &old, 1 << 20);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let cfg = root.join("etc/appliance/appliance.toml");
+    let cfg_text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{cfg_text}\n[web]\nlisten = [\"{addr}\"]\n")).unwrap();
+    let iso = build_iso(
+        d.path(),
+        &IsoSpec {
+            version: NEW_VERSION,
+            payload: &new,
+            phase1: vec![("Wait", WAIT_SH, false)],
+            phase2: vec![],
+        },
+    );
+    record_passed(&root, &iso);
+    assert!(
+        run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
+    std::fs::write(root.join("hold"), b"").unwrap();
+    let bin = bin();
+    let r2 = root.clone();
+    let booting = std::thread::spawn(move || {
+        std::process::Command::new(bin)
+            .arg("--root")
+            .arg(&r2)
+            .arg("reboot")
+            .output()
+            .unwrap()
+    });
+    // Poll until phase 1 runs and the server answers.
+    let status = loop {
+        if let Ok(s) = std::net::TcpStream::connect(&addr) {
+            drop(s);
+            let body = http_get(&addr, "/status.json");
+            if body.contains("\"phase1\"") {
+                break body;
+            }
+        }
+        assert!(!booting.is_finished(), "boot ended before phase 1 was seen");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.contains("\"do_not_power_off\":true"), "{status}");
+    assert!(status.contains("\"rollback_possible\":true"), "{status}");
+    let log = http_get(&addr, "/log.txt");
+    assert!(log.contains("trial boot of firmware 7.3.1"), "{log}");
+    std::fs::remove_file(root.join("hold")).unwrap();
+    let o = booting.join().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(matches!(state_of(&root), UpgradeState::Committed { .. }));
+    // The server stopped with the boot phase.
+    assert!(std::net::TcpStream::connect(&addr).is_err());
+}

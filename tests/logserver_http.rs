@@ -282,3 +282,11 @@ fn bundle_only_in_recovery_and_stop_closes_viewers() {
     let _ = r.read_to_string(&mut rest);
     assert!(TcpStream::connect(a).is_err(), "still listening after stop");
 }
+
+#[test]
+fn a_second_server_on_the_same_address_says_in_use() {
+    let (_d, root, _h, a) = setup();
+    let e = logserver::spawn(root, vec![a]).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+    assert!(e.to_string().contains(&a.to_string()), "{e}");
+}

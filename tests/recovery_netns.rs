@@ -5,6 +5,7 @@
 
 mod recovery_util;
 use recovery_util::*;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn assert_refused(lab: &Lab, key: Option<&std::path::Path>, extra: &[&str], what: &str) {
@@ -247,4 +248,178 @@ fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// The library entry the boot phase calls: `recovery::enter` from a thread that
+/// joined the appliance namespace; sshd and the log server keep running after it
+/// returns (supervised in the background) until `stop_background`.
+#[test]
+fn enter_from_the_library_keeps_recovery_running_in_the_background() {
+    use std::os::fd::AsRawFd;
+    use upgrade_console::{config::Config, recovery, root::ApplianceRoot};
+    let lab = lab(false);
+    let ns = std::fs::File::open(format!("/var/run/netns/{}", lab.appl.0)).unwrap();
+    let root_dir = lab.root.clone();
+    // setns changes only the calling thread's namespace: do it in a thread of its own
+    // so the test harness stays where it was. Sockets it opens and processes it
+    // starts (sshd) live in the appliance namespace.
+    let report = std::thread::spawn(move || {
+        // SAFETY: plain syscall on a valid, open namespace fd; no memory is shared.
+        let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        let root = ApplianceRoot::new(root_dir);
+        let config = Config::load(&root).unwrap();
+        recovery::enter(
+            &root,
+            &config,
+            "phase 1 failed after the point of no return",
+        )
+        .unwrap()
+    })
+    .join()
+    .unwrap();
+    assert!(!report.sealed);
+    assert_eq!(report.ssh_port, Some(22));
+    assert_eq!(report.interfaces.len(), 2);
+    assert!(report.interfaces.iter().all(|i| i.ok), "{report:?}");
+    assert_eq!(report.host_key_fingerprints.len(), 2);
+    assert!(report.bundle.as_ref().is_some_and(|b| b.is_file()));
+    assert!(recovery::render_text(&report).contains("phase 1 failed"));
+    let saved = lab.report();
+    assert_eq!(
+        saved["reason"],
+        "phase 1 failed after the point of no return"
+    );
+
+    for addr in [APPL_ETH0, APPL_ETH1] {
+        let o = lab.ssh(Some(&lab.key), addr, &[]);
+        assert!(o.status.success(), "{addr}: {}", out_text(&o));
+    }
+    let page = lab.in_support(&[
+        "bash",
+        "-c",
+        &format!("exec 3<>/dev/tcp/{APPL_ETH1}/{WEB_PORT}; printf 'GET /status.json HTTP/1.1\\r\\n\\r\\n' >&3; cat <&3"),
+    ]);
+    let page = out_text(&page);
+    assert!(page.contains("\"outcome\":\"recovery\""), "{page}");
+
+    // The supervisor restarts a dead sshd here too.
+    let pidfile = lab.state("recovery/sshd.pid");
+    let old: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    loop {
+        let now = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok());
+        if now.is_some_and(|p| p != old) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = lab.ssh(Some(&lab.key), APPL_ETH0, &[]);
+    assert!(o.status.success(), "after restart: {}", out_text(&o));
+
+    recovery::stop_background();
+    let o = lab.ssh(Some(&lab.key), APPL_ETH0, &[]);
+    assert!(
+        out_text(&o).contains("Connection refused"),
+        "{}",
+        out_text(&o)
+    );
+}
+
+/// A demo or test root in the machine's own network namespace must not reconfigure
+/// the machine: recovery reports why it left interfaces and SSH alone. (The config
+/// names interfaces the host does not have, so even a broken guard could not harm it.)
+#[test]
+fn a_directory_root_in_the_host_namespace_leaves_the_network_alone() {
+    require_root();
+    let dir = tempfile::Builder::new()
+        .prefix("recovery-host")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let root = dir.path().join("appliance");
+    let o = sh(Command::new(bin())
+        .arg("demo")
+        .arg(&root)
+        .stdin(Stdio::null()));
+    assert!(o.status.success());
+    let cfg = config(false)
+        .replace("\"eth0\"", "\"ucnone0\"")
+        .replace("\"eth1\"", "\"ucnone1\"")
+        .replace(
+            &format!("listen = [\"{APPL_ETH0}:{WEB_PORT}\", \"{APPL_ETH1}:{WEB_PORT}\"]"),
+            "listen = [\"127.0.0.1:0\"]",
+        );
+    std::fs::write(root.join("etc/appliance/appliance.toml"), cfg).unwrap();
+    let dry = sh(Command::new(bin())
+        .arg("--root")
+        .arg(&root)
+        .args(["recover", "--dry-run"]));
+    assert!(
+        out_text(&dry).contains("NOT touch the network"),
+        "{}",
+        out_text(&dry)
+    );
+    let out = dir.path().join("recover.out");
+    let mut p = Proc(Some(
+        Command::new(bin())
+            .arg("--root")
+            .arg(&root)
+            .arg("recover")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let report_path = root.join("var/lib/upgrade-console/recovery.json");
+    let report: serde_json::Value = loop {
+        assert!(
+            p.exited().is_none(),
+            "{}",
+            std::fs::read_to_string(&out).unwrap()
+        );
+        if let Ok(t) = std::fs::read_to_string(&report_path)
+            && t.contains("\"log_server\": [\n")
+        {
+            break serde_json::from_str(&t).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let why = report["ssh_error"].as_str().unwrap();
+    assert!(
+        why.contains("not in a network namespace of its own"),
+        "{report}"
+    );
+    assert!(report["ssh_port"].is_null());
+    for i in report["interfaces"].as_array().unwrap() {
+        let e = i["steps"][0]["error"].as_str().unwrap();
+        assert!(e.contains("not in a network namespace of its own"), "{e}");
+    }
+    assert!(
+        !root
+            .join("var/lib/upgrade-console/recovery/sshd_config")
+            .exists()
+    );
+    // The bundle and the log server still work: they touch nothing of the host.
+    assert!(
+        report["bundle"]
+            .as_str()
+            .is_some_and(|b| std::path::Path::new(b).is_file())
+    );
+    assert_eq!(
+        report["log_server"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    assert!(p.terminate().unwrap().success());
 }

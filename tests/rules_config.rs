@@ -165,9 +165,16 @@ fn inband_hostnames_must_be_idna_domain_names() {
         "product.inband_hostnames[1]",
         "valid domain name",
     );
+    assert!(f[0].message.contains("'_'"), "{f:#?}");
     let long = format!("inband_hostnames = [\"{}.example\"]", "a".repeat(64));
     let c = a.config("", &long);
     assert_eq!(a.findings(&c, rule, None).len(), 1);
+    // Addresses and networks in a destination list are not host names.
+    let c = a.config(
+        "",
+        "inband_hostnames = [\"10.0.0.1\", \"10.0.0.0/8\", \"2001:db8::1\", \"[2001:db8::2]\", \"2001:db8::/32\"]",
+    );
+    assert_eq!(a.findings(&c, rule, None), vec![]);
 }
 
 #[test]

@@ -191,3 +191,21 @@ fn unreadable_and_missing_keys_are_blockers_naming_the_path() {
         .to_string();
     assert!(e.contains("max_age_days") && e.contains("ssh-keys"), "{e}");
 }
+
+#[test]
+fn legacy_pem_private_host_keys_are_sized() {
+    // Older OpenSSH wrote RSA host keys in PEM: readable, and judged like the rest.
+    assert_eq!(check(&["ok-rsa-2048-pem", "ok-ecdsa-pem"]), vec![]);
+    let f = check(&["ssh-key-size-rsa-768-pem", "ssh-key-size-rsa-768-pkcs8"]);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    for (i, f) in f.iter().enumerate() {
+        assert_finding(
+            f,
+            "ssh-key-size",
+            Blocker,
+            "ssh-rsa 768 bits",
+            &format!("product.ssh_keys[{i}]"),
+            "Ed25519",
+        );
+    }
+}

@@ -299,3 +299,99 @@ fn a_huge_file_is_refused_unread() {
         f[0].message
     );
 }
+
+#[test]
+fn private_keys_are_sized_in_every_pem_form() {
+    assert_eq!(
+        one(&[
+            ("ok-rsa-2048-pkcs8.key", "web"),
+            ("ok-rsa-2048-pkcs1.key", "web"),
+            ("ok-ec-p224-sec1.key", "ldap-client"),
+            ("ok-key-and-cert.pem", "web"),
+        ]),
+        vec![]
+    );
+    for (file, value) in [
+        ("tls-key-size-rsa-1024-pkcs8.key", "RSA 1024 bits"),
+        ("tls-key-size-rsa-1024-pkcs1.key", "RSA 1024 bits"),
+        ("tls-key-size-ec-p192-sec1.key", "EC 192 bits"),
+        ("tls-key-size-good-cert-weak-key.pem", "RSA 1024 bits"),
+    ] {
+        let f = one(&[(file, "web")]);
+        assert_eq!(f.len(), 1, "{file}: {f:#?}");
+        assert_finding(
+            &f[0],
+            "tls-key-size",
+            Blocker,
+            value,
+            &format!("private key in etc/appliance/certs/{file}, product.certificates[0]"),
+            "Replace the key and its certificate",
+        );
+    }
+    // An encrypted key cannot be sized: a warning, not a silent pass.
+    let f = one(&[("tls-key-size-encrypted.key", "web")]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].severity, upgrade_console::finding::Severity::Warning);
+    assert_eq!(f[0].value, "ENCRYPTED PRIVATE KEY");
+    // The summary counts the keys.
+    let a = appliance();
+    let config = a.config(
+        "",
+        &format!(
+            "certificates = [{{ path = \"{}\", use = \"web\" }}]",
+            a.cert("ok-key-and-cert.pem")
+        ),
+    );
+    let out = a.eval(&config, RULE, None).unwrap();
+    assert_eq!(
+        out[0].summary,
+        "1 certificate(s) and 1 private key(s) in 1 file(s) checked, 0 exempt by use"
+    );
+}
+
+#[test]
+fn rsassa_pss_with_sha1_is_refused() {
+    assert_eq!(one(&[("ok-pss-sha256.pem", "web")]), vec![]);
+    let f = one(&[("tls-signature-pss-sha1.pem", "web")]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_finding(
+        &f[0],
+        "tls-signature",
+        Blocker,
+        "RSASSA-PSS",
+        "CN=pss-sha1.test",
+        "SHA-256",
+    );
+    assert!(f[0].message.contains("SHA1"), "{f:#?}");
+}
+
+#[test]
+fn trust_store_entries_and_decryption_keys() {
+    assert_eq!(one(&[("ok-trusted-root-ca.pem", "trust-store")]), vec![]);
+    assert_eq!(
+        one(&[("exempt-rsa-1024-signing.pem", "decryption")]),
+        vec![]
+    );
+}
+
+#[test]
+fn a_pipe_or_directory_is_refused_without_blocking() {
+    let a = appliance();
+    let fifo = a.root.resolve("etc/appliance/certs/web.fifo");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("this test needs mkfifo (coreutils)");
+    assert!(made.success(), "mkfifo {} failed", fifo.display());
+    let config = a.config(
+        "",
+        "certificates = [{ path = \"etc/appliance/certs/web.fifo\", use = \"web\" }, { path = \"etc/appliance/certs\", use = \"web\" }]",
+    );
+    let f = a.findings(&config, RULE, None);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    for f in &f {
+        assert_eq!(f.rule, "tls-unreadable");
+        assert!(f.message.contains("not a regular file"), "{f:#?}");
+    }
+}

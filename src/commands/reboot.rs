@@ -6,7 +6,17 @@ use crate::grubenv::GrubEnv;
 use crate::reboot::{MachineReboot, Reboot, SimulatedReboot, is_simulated};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
-    crate::console_log::init(&ctx.root, false);
+    // On a terminal the boot phase's log shows as it runs (phase-1 steps and their output).
+    crate::console_log::init(
+        &ctx.root,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    if crate::activate::activation_running(&ctx.root) {
+        eprintln!(
+            "upgrade-console: reboot: an activation is writing a slot right now; wait for it to finish"
+        );
+        return Ok(Exit::Refused);
+    }
     if let Ok(env) = GrubEnv::load(&ctx.root.grubenv()) {
         let next = env.next_boot();
         log::info!("reboot: the next boot is slot {next}");

@@ -7,8 +7,6 @@ use crate::config::Config;
 use crate::progress::Progress;
 use crate::recovery;
 use std::io::Write;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 /// Why: the reason a failed operation recorded, else "requested".
 fn reason(ctx: &Ctx) -> String {
@@ -37,42 +35,7 @@ pub fn run(ctx: &Ctx, args: &RecoverArgs) -> anyhow::Result<Exit> {
     }
     let _ = std::io::stdout().flush();
 
-    // Supervise sshd: restart it when it dies, waiting longer after each quick death.
-    let mut backoff = Duration::from_millis(500);
-    let mut restart_at: Option<Instant> = None;
-    let mut started = Instant::now();
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(100));
-        let Some((plan, child)) = session.sshd.as_mut() else {
-            continue;
-        };
-        if restart_at.is_none()
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            if started.elapsed() > Duration::from_secs(60) {
-                backoff = Duration::from_millis(500);
-            }
-            log::error!("recovery sshd exited ({status}); restarting in {backoff:?}");
-            restart_at = Some(Instant::now() + backoff);
-        }
-        if let Some(t) = restart_at
-            && Instant::now() >= t
-        {
-            restart_at = None;
-            match plan.start() {
-                Ok(c) => {
-                    log::info!("recovery sshd restarted (pid {})", c.id());
-                    *child = c;
-                    started = Instant::now();
-                }
-                Err(e) => {
-                    log::error!("recovery sshd restart failed: {e}");
-                    restart_at = Some(Instant::now() + backoff);
-                }
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(30));
-        }
-    }
+    recovery::supervise(&mut session, &stop);
     log::info!("recover: stopping sshd and the boot log server");
     session.stop();
     Ok(Exit::Success)

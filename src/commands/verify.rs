@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
     {
         log::warn!("verify passed but could not be recorded in the journal: {e}");
         eprintln!(
-            "warning: the result could not be recorded in the journal ({e}); activation will verify again"
+            "warning: the result could not be recorded in the journal ({e}); activate refuses until a verify is recorded: run verify again"
         );
     }
     Ok(if report.ok() {

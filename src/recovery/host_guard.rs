@@ -11,17 +11,28 @@ pub fn network_off_limits(root: &ApplianceRoot) -> Option<String> {
     if root.is_system_root() {
         return None;
     }
-    let ns = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
-    match (ns("/proc/self/ns/net"), ns("/proc/1/ns/net")) {
-        (Ok(mine), Ok(init)) if mine != init => None,
-        (Ok(_), Ok(_)) => Some(format!(
-            "\"{}\" is a demo or test root in this machine's own network namespace: interfaces and SSH were left alone (run `ip netns exec NS upgrade-console --root {} recover` to do it for real)",
-            root.dir().display(),
+    let ns = |p: &std::path::Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    // thread-self: setns acts per thread, and a caller may have joined a namespace
+    // in one thread only (as the library test does).
+    let Ok(mine) = ns(std::path::Path::new("/proc/thread-self/ns/net")) else {
+        return Some(format!(
+            "cannot tell which network namespace \"{}\" runs in: interfaces and SSH were left alone",
             root.dir().display()
-        )),
-        _ => Some(format!(
-            "cannot tell whether \"{}\" runs in a network namespace of its own (reading /proc/1/ns/net needs root): interfaces and SSH were left alone",
-            root.dir().display()
-        )),
+        ));
+    };
+    // A namespace made with `ip netns add` (how the tests and a lab run it) is its own.
+    let named = std::fs::read_dir("/run/netns")
+        .map(|rd| rd.flatten().any(|e| ns(&e.path()).is_ok_and(|n| n == mine)))
+        .unwrap_or(false);
+    // Otherwise compare with init's; in some containers even root may not read it.
+    let differs_from_init =
+        ns(std::path::Path::new("/proc/1/ns/net")).is_ok_and(|init| init != mine);
+    if named || differs_from_init {
+        return None;
     }
+    Some(format!(
+        "\"{}\" is a demo or test root, not in a network namespace of its own (`ip netns`): interfaces and SSH were left alone (run `ip netns exec NS upgrade-console --root {} recover` to do it for real)",
+        root.dir().display(),
+        root.dir().display()
+    ))
 }

@@ -5,6 +5,7 @@
 //! var/lib/upgrade-console/recovery.json so the console and support can see why the
 //! box is in recovery and how to reach it.
 
+pub mod host_guard;
 pub mod netlink;
 pub mod sshd;
 
@@ -17,7 +18,9 @@ use serde::Serialize;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Child;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What recovery did, for the console, the log and `recovery.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -68,6 +71,47 @@ impl RecoverySession {
     }
 }
 
+/// Keeps recovery running until `stop` is set: restarts sshd when it dies, waiting
+/// longer after each quick death (0.5 s doubling to 30 s; reset after a minute up).
+/// The `recover` command runs this; the boot phase can too after [`enter_session`].
+pub fn supervise(session: &mut RecoverySession, stop: &AtomicBool) {
+    let mut backoff = Duration::from_millis(500);
+    let mut restart_at: Option<Instant> = None;
+    let mut started = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        let Some((plan, child)) = session.sshd.as_mut() else {
+            continue;
+        };
+        if restart_at.is_none()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            if started.elapsed() > Duration::from_secs(60) {
+                backoff = Duration::from_millis(500);
+            }
+            log::error!("recovery sshd exited ({status}); restarting in {backoff:?}");
+            restart_at = Some(Instant::now() + backoff);
+        }
+        if let Some(t) = restart_at
+            && Instant::now() >= t
+        {
+            restart_at = None;
+            match plan.start() {
+                Ok(c) => {
+                    log::info!("recovery sshd restarted (pid {})", c.id());
+                    *child = c;
+                    started = Instant::now();
+                }
+                Err(e) => {
+                    log::error!("recovery sshd restart failed: {e}");
+                    restart_at = Some(Instant::now() + backoff);
+                }
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+}
+
 /// SIGTERM, then wait for it (sshd exits at once on SIGTERM).
 pub fn terminate(child: &mut Child) {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -75,9 +119,20 @@ pub fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Recovery entered from inside another operation keeps running for the life of
-/// the process (the boot phase hands over and stays in the foreground).
-static SESSION: Mutex<Option<RecoverySession>> = Mutex::new(None);
+/// Recovery entered from inside another operation (the boot phase) runs in the
+/// background for the life of the process: a supervisor thread owns sshd and the log
+/// server, restarting sshd when it dies, until [`stop_background`].
+type Background = (Arc<AtomicBool>, std::thread::JoinHandle<()>);
+static BACKGROUND: Mutex<Option<Background>> = Mutex::new(None);
+
+/// Stops recovery started by [`enter`] in this process (sshd and the log server).
+pub fn stop_background() {
+    let old = BACKGROUND.lock().ok().and_then(|mut g| g.take());
+    if let Some((stop, handle)) = old {
+        stop.store(true, Ordering::SeqCst);
+        let _ = handle.join();
+    }
+}
 
 /// var/lib/upgrade-console/recovery.json
 pub fn report_file(root: &ApplianceRoot) -> PathBuf {
@@ -85,18 +140,26 @@ pub fn report_file(root: &ApplianceRoot) -> PathBuf {
 }
 
 /// Enters recovery mode and returns what it did. sshd and the log server keep
-/// running after it returns (for the life of this process; sshd beyond it).
+/// running after it returns, supervised by a background thread, for the life of this
+/// process (the caller, e.g. the boot phase, stays in the foreground).
 pub fn enter(
     root: &ApplianceRoot,
     config: &Config,
     reason: &str,
 ) -> anyhow::Result<RecoveryReport> {
-    let (report, session) = enter_session(root, config, reason)?;
-    if let Ok(mut s) = SESSION.lock() {
-        if let Some(old) = s.take() {
-            old.stop();
-        }
-        *s = Some(session);
+    // A second entry replaces the first (its ports must be free first).
+    stop_background();
+    let (report, mut session) = enter_session(root, config, reason)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = std::thread::Builder::new()
+        .name("recovery-supervisor".into())
+        .spawn(move || {
+            supervise(&mut session, &flag);
+            session.stop();
+        })?;
+    if let Ok(mut g) = BACKGROUND.lock() {
+        *g = Some((stop, handle));
     }
     Ok(report)
 }
@@ -139,7 +202,15 @@ pub fn enter_session(
     save_progress(root, "network", 0.1, &format!("recovery: {reason}"));
 
     let mut interfaces = Vec::new();
-    match netlink::Netlink::open() {
+    let off_limits = host_guard::network_off_limits(root);
+    let net = match &off_limits {
+        Some(why) => {
+            log::warn!("recovery: {why}");
+            Err(why.clone())
+        }
+        None => netlink::Netlink::open().map_err(|e| e.to_string()),
+    };
+    match net {
         Ok(mut nl) => {
             for (i, iface) in config.network.interfaces.iter().enumerate() {
                 let r = netlink::bring_up(&mut nl, iface, i);
@@ -153,7 +224,9 @@ pub fn enter_session(
             }
         }
         Err(e) => {
-            log::error!("recovery: {e}");
+            if off_limits.is_none() {
+                log::error!("recovery: {e}");
+            }
             for iface in &config.network.interfaces {
                 interfaces.push(InterfaceResult {
                     name: iface.name.clone(),
@@ -163,7 +236,7 @@ pub fn enter_session(
                     steps: vec![netlink::Step {
                         action: "netlink".into(),
                         ok: false,
-                        error: Some(e.to_string()),
+                        error: Some(e.clone()),
                     }],
                 });
             }
@@ -199,6 +272,8 @@ pub fn enter_session(
     if sealed {
         report.ssh_error = Some("sealed: no SSH".into());
         log::warn!("recovery: sealed: no SSH");
+    } else if let Some(why) = off_limits {
+        report.ssh_error = Some(why);
     } else {
         save_progress(root, "ssh", 0.4, &format!("recovery: {reason}"));
         let plan = sshd::SshdPlan::new(root, listen);
@@ -258,8 +333,18 @@ pub fn enter_session(
                 }
                 session.log_server = Some(h);
             }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                // The boot phase's server already serves these addresses and keeps
+                // running in recovery; /bundle follows recovery.json there too.
+                log::info!("recovery: the boot log server is already running");
+                report.log_server = config
+                    .web
+                    .listen
+                    .iter()
+                    .map(|a| format!("http://{a}/"))
+                    .collect();
+            }
             Err(e) => {
-                // Already served by the boot phase on the same addresses is fine.
                 log::warn!("recovery: boot log server: {e}");
                 report.log_server_error = Some(e.to_string());
             }
@@ -353,6 +438,9 @@ pub fn plan_text(root: &ApplianceRoot, config: &Config, reason: &str) -> String 
     let mut s = String::new();
     let _ = writeln!(s, "Recovery would (dry run, nothing changed):");
     let _ = writeln!(s, "  record why: {reason}");
+    if let Some(why) = host_guard::network_off_limits(root) {
+        let _ = writeln!(s, "  NOT touch the network or start SSH: {why}");
+    }
     let mut listen = Vec::new();
     for i in &config.network.interfaces {
         let idx = match netlink::if_index(&i.name) {

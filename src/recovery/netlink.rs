@@ -1,5 +1,5 @@
-//! Recovery networking over rtnetlink (neli, synchronous): bring a link up, add its
-//! configured addresses, its default route and its static routes, exactly as
+//! Recovery networking over rtnetlink (neli, synchronous): add a link's configured
+//! addresses, bring it up, add its default route and its static routes, exactly as
 //! configured (no DHCP). Every step is reported, so the console can say what worked.
 
 use crate::config::{Cidr, Interface};
@@ -238,6 +238,21 @@ fn step(action: String, r: Result<(), NetlinkError>) -> Step {
     }
 }
 
+/// Has the kernel announce the interface's addresses when it comes up (gratuitous
+/// ARP, unsolicited neighbour advertisement). A support host that already tried to
+/// reach the box holds a failed neighbour entry and would otherwise retry only after
+/// a second or more. Best effort: the sysctls are missing without IPv6, say.
+fn announce_on_up(name: &str) {
+    for p in [
+        format!("/proc/sys/net/ipv4/conf/{name}/arp_notify"),
+        format!("/proc/sys/net/ipv6/conf/{name}/ndisc_notify"),
+    ] {
+        if let Err(e) = std::fs::write(&p, b"1") {
+            log::info!("recovery: cannot set {p}: {e}");
+        }
+    }
+}
+
 /// Brings one configured interface up; `position` orders default-route metrics.
 pub fn bring_up(nl: &mut Netlink, iface: &Interface, position: usize) -> InterfaceResult {
     let mut res = InterfaceResult {
@@ -258,7 +273,8 @@ pub fn bring_up(nl: &mut Netlink, iface: &Interface, position: usize) -> Interfa
             return res;
         }
     };
-    res.steps.push(step("link up".into(), nl.link_up(index)));
+    announce_on_up(&iface.name);
+    // Addresses before the link goes up, so the up event announces them.
     for c in iface.cidrs() {
         let s = step(format!("address {c}"), nl.add_address(index, c));
         if s.ok {
@@ -266,6 +282,7 @@ pub fn bring_up(nl: &mut Netlink, iface: &Interface, position: usize) -> Interfa
         }
         res.steps.push(s);
     }
+    res.steps.push(step("link up".into(), nl.link_up(index)));
     if let Some(gw) = iface.gateway {
         let metric = DEFAULT_ROUTE_METRIC + position as u32;
         res.steps.push(step(

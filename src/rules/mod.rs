@@ -5,11 +5,12 @@
 //!
 //! Rule kinds and their parameters (defaults in brackets):
 //!
-//! - `tls-keys` — certificates in `product.certificates = [{ path, use }]`; a PEM
-//!   with several certificates is a chain and each is checked.
+//! - `tls-keys` — certificates and private keys in `product.certificates =
+//!   [{ path, use }]`; a PEM with several certificates is a chain and each is
+//!   checked; private keys (PKCS#8, PKCS#1, SEC1, DSA) are sized like certificates.
 //!   `min_rsa_bits` [2048], `min_dsa_bits` [2048], `min_ec_bits` [224],
 //!   `forbid_signatures` [["sha1", "md5"]] (a self-signed root CA is exempt),
-//!   `exempt_uses` [["signing", "timestamping", "encryption"]],
+//!   `exempt_uses` [["signing", "timestamping", "encryption", "decryption"]],
 //!   `uses` [all]: when given, only entries with these uses are checked.
 //! - `ssh-keys` — keys in `product.ssh_keys = [{ path, use }]` (OpenSSH public or
 //!   private keys, OpenSSH certificates, X.509 certificates).
@@ -124,6 +125,11 @@ pub(crate) const MAX_KEY_FILE: u64 = 1 << 20;
 /// the end of a sentence ("the file X {error}").
 pub(crate) fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
+    // A FIFO or device would block or never end: only regular files are read.
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
+    if !meta.is_file() {
+        return Err("is not a regular file (a directory, device or pipe)".into());
+    }
     let f = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
     let mut bytes = Vec::new();
     f.take(MAX_KEY_FILE + 1)

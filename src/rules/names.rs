@@ -132,9 +132,23 @@ pub(crate) fn idna_hostnames(input: &RuleInput, p: Params) -> Result<CheckOutcom
 /// Whether `name` is a domain name IDNA 2008 (UTS 46, strict: STD3 rules, DNS
 /// lengths) accepts. A trailing root dot is allowed.
 pub(crate) fn check_hostname(name: &str) -> Result<(), String> {
+    // Destination lists also hold addresses and networks: those are not names.
+    let addr = name.trim_start_matches('[').trim_end_matches(']');
+    if addr.parse::<std::net::IpAddr>().is_ok() || addr.parse::<crate::config::Cidr>().is_ok() {
+        return Ok(());
+    }
     let bare = name.strip_suffix('.').unwrap_or(name);
     if bare.is_empty() {
         return Err("it is empty".into());
+    }
+    // Say which character is wrong: the guides' example is ASCII letters, digits, hyphen.
+    if let Some(c) = bare
+        .chars()
+        .find(|c| c.is_ascii() && !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.')))
+    {
+        return Err(format!(
+            "it contains {c:?}; in ASCII only letters, digits and the hyphen are allowed"
+        ));
     }
     if bare.split('.').any(str::is_empty) {
         return Err("it has an empty label".into());

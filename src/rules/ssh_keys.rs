@@ -55,6 +55,10 @@ enum Key {
     CertRsa(u32),
     /// An OpenSSH certificate on an Ed25519 or ECDSA key.
     CertAccepted,
+    /// A legacy PEM RSA private key (ssh-keygen -m PEM, OpenSSH before 7.8).
+    PemRsa(u32),
+    /// A legacy PEM EC or Ed25519 private key.
+    PemAccepted,
 }
 
 fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<Finding>) -> usize {
@@ -111,10 +115,10 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
                     .at(at)
                     .fix("Replace the key with an Ed25519 key (ssh-keygen -t ed25519) or RSA of 3072 bits, then update the entry."),
             ),
-            Key::Data(KeyData::Rsa(_)) | Key::CertRsa(_) => {
+            Key::Data(KeyData::Rsa(_)) | Key::CertRsa(_) | Key::PemRsa(_) => {
                 let bits = match key {
                     Key::Data(KeyData::Rsa(rsa)) => rsa.n.as_positive_bytes().map(bits_of).unwrap_or(0),
-                    Key::CertRsa(b) => *b,
+                    Key::CertRsa(b) | Key::PemRsa(b) => *b,
                     _ => 0,
                 };
                 if bits < limits.rsa {
@@ -138,7 +142,7 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
                 .at(at)
                 .fix("Check with support that the new firmware accepts this key type, or replace it with an Ed25519 key."),
             ),
-            Key::Data(_) | Key::PemDsa | Key::CertAccepted => {}
+            Key::Data(_) | Key::PemDsa | Key::CertAccepted | Key::PemAccepted => {}
         }
     }
     n
@@ -159,6 +163,21 @@ fn parse_keys(text: &str) -> Result<Vec<(usize, Key)>, String> {
     }
     if trimmed.starts_with("-----BEGIN DSA PRIVATE KEY-----") {
         return Ok(vec![(1, Key::PemDsa)]);
+    }
+    if trimmed.starts_with("-----BEGIN") && trimmed.contains("PRIVATE KEY-----") {
+        // Legacy PEM private keys (PKCS#1, PKCS#8, SEC1), common for host keys made
+        // by older OpenSSH: sized like TLS keys. Encrypted ones fall through.
+        let first = x509_parser::pem::Pem::iter_from_buffer(trimmed.as_bytes())
+            .next()
+            .and_then(Result::ok);
+        if let Some(pem) = first {
+            match super::tls::private_key_size(&pem.label, &pem.contents) {
+                Some(("RSA", bits)) => return Ok(vec![(1, Key::PemRsa(bits))]),
+                Some(("DSA", _)) => return Ok(vec![(1, Key::PemDsa)]),
+                Some(("EC" | "Ed25519", _)) => return Ok(vec![(1, Key::PemAccepted)]),
+                _ => {}
+            }
+        }
     }
     if trimmed.starts_with("-----BEGIN") {
         return Err(

@@ -1,7 +1,8 @@
 //! TLS keys and certificates the new firmware refuses: RSA and DSA keys under 2048
 //! bits, EC keys under 224 bits, and SHA-1 / MD5 signatures on anything but a root
-//! CA. Every certificate of a chain file is checked; keys used only for signing,
-//! timestamping or encryption are exempt.
+//! CA. Every certificate of a chain file is checked, and so is every private key in
+//! the files (PKCS#8, PKCS#1, SEC1, DSA); keys used only for signing, timestamping,
+//! encryption or decryption are exempt.
 
 use super::params::Params;
 use super::{FileEntry, RuleError, RuleInput, file_entries, read_key_file};
@@ -45,10 +46,13 @@ pub(crate) fn run(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleErro
             )));
         }
     }
-    let exempt = p.list_or("exempt_uses", &["signing", "timestamping", "encryption"])?;
+    let exempt = p.list_or(
+        "exempt_uses",
+        &["signing", "timestamping", "encryption", "decryption"],
+    )?;
     let only = p.list_opt("uses")?;
     let (entries, mut findings) = file_entries(input.config, "certificates", RULE_UNREADABLE);
-    let (mut files, mut certs, mut skipped) = (0usize, 0usize, 0usize);
+    let (mut files, mut certs, mut keys, mut skipped) = (0usize, 0usize, 0usize, 0usize);
     for e in &entries {
         let usage = e.usage.to_ascii_lowercase();
         let wanted = only
@@ -59,19 +63,32 @@ pub(crate) fn run(input: &RuleInput, p: Params) -> Result<CheckOutcome, RuleErro
             continue;
         }
         files += 1;
-        certs += check_file(input, e, &limits, &mut findings);
+        let (c, k) = check_file(input, e, &limits, &mut findings);
+        certs += c;
+        keys += k;
     }
+    let keys = if keys > 0 {
+        format!(" and {keys} private key(s)")
+    } else {
+        String::new()
+    };
     Ok(CheckOutcome {
         check: "tls-keys".into(),
         summary: format!(
-            "{certs} certificate(s) in {files} file(s) checked, {skipped} exempt by use"
+            "{certs} certificate(s){keys} in {files} file(s) checked, {skipped} exempt by use"
         ),
         findings,
     })
 }
 
-/// Checks every certificate in one file; returns how many were checked.
-fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<Finding>) -> usize {
+/// Checks every certificate and private key in one file; returns how many of each
+/// were checked.
+fn check_file(
+    input: &RuleInput,
+    e: &FileEntry,
+    limits: &Limits,
+    out: &mut Vec<Finding>,
+) -> (usize, usize) {
     let target = input.manifest.firmware.version;
     let key_at = format!("product.certificates[{}]", e.index);
     let unreadable = |why: String| {
@@ -89,20 +106,21 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
         Ok(b) => b,
         Err(why) => {
             out.push(unreadable(why));
-            return 0;
+            return (0, 0);
         }
     };
-    let ders = match der_blocks(&bytes) {
-        Ok(d) if !d.is_empty() => d,
+    let (ders, keys) = match der_blocks(&bytes) {
+        Ok((d, k)) if !d.is_empty() || !k.is_empty() => (d, k),
         Ok(_) => {
-            out.push(unreadable("holds no certificate".into()));
-            return 0;
+            out.push(unreadable("holds no certificate or private key".into()));
+            return (0, 0);
         }
         Err(why) => {
             out.push(unreadable(why));
-            return 0;
+            return (0, 0);
         }
     };
+    check_keys(e, &keys, limits, target, &key_at, out);
     let n = ders.len();
     for (k, der) in ders.iter().enumerate() {
         let nth = if n > 1 {
@@ -161,23 +179,124 @@ fn check_file(input: &RuleInput, e: &FileEntry, limits: &Limits, out: &mut Vec<F
             );
         }
     }
-    n
+    (n, keys.len())
 }
 
-/// The DER certificates of a PEM file (every CERTIFICATE block; keys are skipped),
-/// or the file itself when it is DER.
-fn der_blocks(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    if bytes.first() == Some(&0x30) {
-        return Ok(vec![bytes.to_vec()]);
-    }
-    let mut out = vec![];
-    for pem in x509_parser::pem::Pem::iter_from_buffer(bytes) {
-        let pem = pem.map_err(|e| format!("is not valid PEM: {e}"))?;
-        if pem.label == "CERTIFICATE" || pem.label == "X509 CERTIFICATE" {
-            out.push(pem.contents);
+/// Checks the private keys of one file (the guides refuse weak private keys as well
+/// as weak certificates); an encrypted key cannot be sized and is a warning.
+fn check_keys(
+    e: &FileEntry,
+    keys: &[(String, Vec<u8>)],
+    limits: &Limits,
+    target: crate::version::Version,
+    key_at: &str,
+    out: &mut Vec<Finding>,
+) {
+    for (label, der) in keys {
+        let at = format!("{} in {}, {key_at}", label.to_lowercase(), e.path);
+        if label.contains("ENCRYPTED") {
+            out.push(
+                Finding::warning(RULE_KEY, "the private key is encrypted: its size cannot be checked")
+                    .value(label)
+                    .at(&at)
+                    .fix(format!("Make sure the key is RSA of at least {} bits or EC of at least {} bits before activating.", limits.rsa, limits.ec)),
+            );
+            continue;
+        }
+        let Some((alg, bits)) = private_key_size(label, der) else {
+            out.push(
+                Finding::blocker(
+                    RULE_UNREADABLE,
+                    format!("the {} in {} cannot be parsed", label.to_lowercase(), e.path),
+                )
+                .value(&e.path)
+                .at(&at)
+                .fix("Put a valid PEM private key at that path, or correct the path in appliance.toml."),
+            );
+            continue;
+        };
+        let min = match alg {
+            "RSA" => limits.rsa,
+            "DSA" => limits.dsa,
+            "EC" => limits.ec,
+            _ => continue,
+        };
+        if bits < min {
+            out.push(
+                Finding::blocker(
+                    RULE_KEY,
+                    format!("{target} refuses {alg} private keys under {min} bits; this one has {bits}"),
+                )
+                .value(format!("{alg} {bits} bits"))
+                .at(&at)
+                .fix(format!("Replace the key and its certificate with an RSA key of at least {} bits (or ECDSA P-256), then update {key_at}.", limits.rsa)),
+            );
         }
     }
-    Ok(out)
+}
+
+/// The algorithm family and size of a PEM private key, by its label:
+/// PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`,
+/// `DSA PRIVATE KEY`. None when it cannot be parsed.
+pub(crate) fn private_key_size(label: &str, der: &[u8]) -> Option<(&'static str, u32)> {
+    use x509_parser::der_parser::ber::BerObject;
+    fn int_at<'a>(o: &BerObject<'a>, i: usize) -> Option<&'a [u8]> {
+        o.as_sequence().ok()?.get(i)?.as_slice().ok()
+    }
+    let (_, top) = x509_parser::der_parser::parse_der(der).ok()?;
+    match label {
+        // RSAPrivateKey ::= SEQUENCE { version, modulus, ... }
+        "RSA PRIVATE KEY" => Some(("RSA", bits_of(int_at(&top, 1)?))),
+        // DSAPrivateKey ::= SEQUENCE { version, p, q, g, y, x }
+        "DSA PRIVATE KEY" => Some(("DSA", bits_of(int_at(&top, 1)?))),
+        // ECPrivateKey ::= SEQUENCE { version, privateKey OCTET STRING, ... }: the
+        // private scalar has the size of the curve's order.
+        "EC PRIVATE KEY" => Some(("EC", (int_at(&top, 1)?.len() * 8) as u32)),
+        // PrivateKeyInfo ::= SEQUENCE { version, AlgorithmIdentifier, OCTET STRING }
+        "PRIVATE KEY" => {
+            let items = top.as_sequence().ok()?;
+            let alg = items.get(1)?.as_sequence().ok()?;
+            let oid = alg.first()?.as_oid().ok()?.to_id_string();
+            let (_, inner) =
+                x509_parser::der_parser::parse_der(items.get(2)?.as_slice().ok()?).ok()?;
+            match oid.as_str() {
+                "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => {
+                    Some(("RSA", bits_of(int_at(&inner, 1)?)))
+                }
+                "1.2.840.10040.4.1" => Some(("DSA", bits_of(int_at(alg.get(1)?, 0)?))),
+                "1.2.840.10045.2.1" => Some(("EC", (int_at(&inner, 1)?.len() * 8) as u32)),
+                "1.3.101.112" => Some(("Ed25519", 256)),
+                "1.3.101.113" => Some(("Ed448", 456)),
+                _ => Some(("other", 0)),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A file's DER certificates and private keys: every CERTIFICATE block and every
+/// (label, DER) PRIVATE KEY block of a PEM file, or the file itself when it is DER.
+type Blocks = (Vec<Vec<u8>>, Vec<(String, Vec<u8>)>);
+
+fn der_blocks(bytes: &[u8]) -> Result<Blocks, String> {
+    if bytes.first() == Some(&0x30) {
+        return Ok((vec![bytes.to_vec()], vec![]));
+    }
+    let (mut out, mut keys) = (vec![], vec![]);
+    for pem in x509_parser::pem::Pem::iter_from_buffer(bytes) {
+        let pem = pem.map_err(|e| format!("is not valid PEM: {e}"))?;
+        // TRUSTED CERTIFICATE (OpenSSL trust stores): the certificate, then trust
+        // settings that from_der leaves unread.
+        if matches!(
+            pem.label.as_str(),
+            "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE"
+        ) {
+            out.push(pem.contents);
+        } else if pem.label.ends_with("PRIVATE KEY") {
+            keys.push((pem.label, pem.contents));
+        }
+    }
+    Ok((out, keys))
 }
 
 /// Bits in a big-endian unsigned integer.
@@ -264,6 +383,21 @@ fn weak_hash(cert: &X509Certificate) -> Option<&'static str> {
         }
         "1.2.840.113549.1.1.4" => Some("md5"),
         "1.2.840.113549.1.1.2" => Some("md2"),
+        // RSASSA-PSS names its hash in the parameters, and SHA-1 is the default.
+        "1.2.840.113549.1.1.10" => {
+            use x509_parser::signature_algorithm::SignatureAlgorithm;
+            match SignatureAlgorithm::try_from(&cert.signature_algorithm) {
+                Ok(SignatureAlgorithm::RSASSA_PSS(p)) => {
+                    match p.hash_algorithm_oid().to_id_string().as_str() {
+                        "1.3.14.3.2.26" => Some("sha1"),
+                        "1.2.840.113549.2.5" => Some("md5"),
+                        _ => None,
+                    }
+                }
+                // Absent parameters: every default applies, SHA-1 included.
+                _ => Some("sha1"),
+            }
+        }
         _ => None,
     }
 }
@@ -275,6 +409,7 @@ fn sig_name(cert: &X509Certificate) -> &'static str {
         "1.2.840.10040.4.3" => "dsa-with-SHA1",
         "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
         "1.2.840.113549.1.1.2" => "md2WithRSAEncryption",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
         _ => "weak",
     }
 }

@@ -35,4 +35,9 @@ mv dsa-host-cert.pub ssh-key-type-dsa-cert.pub; rm dsa-host.pub
 { echo "# trusted keys"; cat ok-ed25519.pub; echo; echo "from=\"10.0.0.0/8\" $(cat ok-rsa-3072.pub)"; cat ssh-key-type-dsa.pub; } \
   > ssh-key-type-dsa-in-authorized-keys.pub
 echo "ssh-rsa not-base64!! broken@test" > ssh-unreadable-garbage.pub
+# Legacy PEM private host keys (ssh-keygen -m PEM; OpenSSH before 7.8 wrote RSA so).
+k ok-rsa-2048-pem rsa -b 2048 -m PEM
+k ok-ecdsa-pem ecdsa -b 256 -m PEM
+q openssl genrsa -traditional -out ssh-key-size-rsa-768-pem 768
+q openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:768 -out ssh-key-size-rsa-768-pkcs8
 rm -f rsa768.pem rsa768.pub.pem rsa1023.pem rsa1023.pub.pem x509.key

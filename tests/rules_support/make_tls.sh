@@ -44,4 +44,18 @@ cat ok-leaf.key ok-leaf.pem > ok-key-and-cert.pem
 openssl x509 -in ok-rsa-2048.pem -outform DER -out ok-rsa-2048.der 2>/dev/null
 self exempt-rsa-1024-signing rsa:1024 sha256 "/CN=signing-only.test"
 echo "this is not a certificate" > tls-unreadable-garbage.pem
+# Private keys on their own, in every PEM form (the guides refuse weak keys too).
+q openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out tls-key-size-rsa-1024-pkcs8.key
+q openssl rsa -in tls-key-size-rsa-1024-pkcs8.key -traditional -out tls-key-size-rsa-1024-pkcs1.key
+q openssl ecparam -name prime192v1 -genkey -noout -out tls-key-size-ec-p192-sec1.key
+q openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ok-rsa-2048-pkcs8.key
+q openssl rsa -in ok-rsa-2048-pkcs8.key -traditional -out ok-rsa-2048-pkcs1.key
+q openssl ecparam -name secp224r1 -genkey -noout -out ok-ec-p224-sec1.key
+q openssl pkcs8 -topk8 -in ok-rsa-2048-pkcs8.key -passout pass:demo -out tls-key-size-encrypted.key
+cat ok-rsa-2048.pem tls-key-size-rsa-1024-pkcs8.key > tls-key-size-good-cert-weak-key.pem
+# RSASSA-PSS signatures: with SHA-1 (refused) and with SHA-256 (accepted).
+self tls-signature-pss-sha1 rsa:2048 sha1 "/CN=pss-sha1.test" -sigopt rsa_padding_mode:pss -addext basicConstraints=critical,CA:FALSE
+self ok-pss-sha256 rsa:2048 sha256 "/CN=pss-sha256.test" -sigopt rsa_padding_mode:pss -addext basicConstraints=critical,CA:FALSE
+# An OpenSSL trust-store entry ("TRUSTED CERTIFICATE").
+q openssl x509 -in ok-root-ca-sha256.pem -addtrust serverAuth -out ok-trusted-root-ca.pem
 rm -f ./*.csr ./*.ext ./*.srl ./*.param
