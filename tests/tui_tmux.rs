@@ -149,12 +149,17 @@ fn tick_prerequisites(t: &Tmux) {
 
 /// Status, then the wizard to a verified image and a passed upgrade test.
 fn walk_to_passed_test(t: &Tmux) {
+    walk_image_to_passed_test(t, "sps-7.3.1.iso");
+}
+
+/// The same with the image the console preselected (`demo --fail` picks its image).
+fn walk_image_to_passed_test(t: &Tmux, image: &str) {
     let s = t.wait_for("Slot B");
     assert!(s.contains("7.0.1 (7 LTS), booted from slot A"), "{s}");
     tick_prerequisites(t);
     let s = t.press("n", "2 of 10: Image and hash");
     assert!(
-        s.contains("sps-7.3.1.iso.sha256"),
+        s.contains(&format!("{image}.sha256")),
         "the .sha256 beside the ISO is picked up:\n{s}"
     );
     t.press("n", "3 of 10: Verify image");
@@ -372,4 +377,58 @@ fn certutil_output_pasted_as_the_hash() {
         assert!(s.contains(&hex[..32]), "{term}: {s}");
         t.press("q", EXITED);
     }
+}
+
+fn console_fail_cmd(stage: &str, root: &Path) -> String {
+    format!(
+        "cd {} && TERM=vt100 {BIN} demo --fail {stage} {}",
+        root.parent().unwrap().display(),
+        root.display()
+    )
+}
+
+/// Activate, confirm, reboot, confirm: the boot phase runs.
+fn activate_and_reboot(t: &Tmux) {
+    t.press("n", "5 of 10: Support bundle");
+    t.press("n", "6 of 10: Activate");
+    t.press("a", "Activate?");
+    t.keys(&["y"]);
+    t.wait_for("7 of 10: Reboot");
+    t.press("r", "NO DOWNGRADE");
+    t.keys(&["y"]);
+}
+
+/// Phase 1 fails before the point of no return: the boot phase rolls back and the
+/// version check says so and offers the bundle.
+#[test]
+fn phase1_failure_is_rolled_back_and_said() {
+    let (_d, root) = demo_dir("tui-rollback");
+    let t = Tmux::start(&console_fail_cmd("phase1", &root));
+    walk_image_to_passed_test(&t, "sps-7.3.1-fails-in-phase1.iso");
+    activate_and_reboot(&t);
+    let s = t.wait_for("rolled back");
+    assert!(
+        s.contains("9 of 10: Version check") && s.contains("Running  7.0.1"),
+        "{s}"
+    );
+    assert!(s.contains("b support bundle"), "{s}");
+    t.press("b", "Bundle:");
+    t.press("q", EXITED);
+}
+
+/// Phase 1 fails after an irreversible step: recovery mode, and the console shows
+/// the recovery screen with the reason and the bundle.
+#[test]
+fn failure_after_the_point_of_no_return_shows_recovery() {
+    let (_d, root) = demo_dir("tui-recovery");
+    let t = Tmux::start(&console_fail_cmd("irreversible", &root));
+    walk_image_to_passed_test(&t, "sps-7.3.1-fails-after-point-of-no-return.iso");
+    activate_and_reboot(&t);
+    let s = t.wait_for("RECOVERY MODE");
+    assert!(
+        s.contains("Reason:") && s.contains("Support bundle ready"),
+        "{s}"
+    );
+    assert!(s.contains("the boot phase ended in recovery"), "{s}");
+    t.press("q", EXITED);
 }

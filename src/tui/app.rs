@@ -783,6 +783,23 @@ impl App {
                 );
             }
             (Op::Reboot, true) => self.after_progress(),
+            // The boot phase ran and ended badly (rolled back, recovery): it says
+            // why in progress.json; the wizard's next screen shows it.
+            (Op::Reboot, false)
+                if self.progress.as_ref().is_some_and(|p| {
+                    matches!(p.operation.as_str(), "boot" | "recover") && p.outcome.is_some()
+                }) =>
+            {
+                let p = self.progress.clone().unwrap_or_default();
+                self.say(
+                    Level::Error,
+                    format!(
+                        "the boot phase ended in {}: see the screen above",
+                        p.outcome.unwrap_or_default()
+                    ),
+                );
+                self.after_progress();
+            }
             (Op::Recover, true) => self.say(Level::Warning, "recovery mode is on"),
             (op, false) => self.say(
                 Level::Error,

@@ -509,22 +509,21 @@ fn rolled_back_upgrade_offers_the_bundle() {
 fn recovery_screen_with_report_and_sealed() {
     for v in &VARIANTS {
         let root = fresh_root();
-        // recovery.json as the recovery module writes it.
+        // recovery.json as the recovery module writes it (crate::recovery::RecoveryReport).
         let report = serde_json::json!({
-            "active": true,
-            "report": {
-                "reason": "phase 1 failed after the point of no return: Upgrade session database exited 1",
-                "entered": "2026-11-23T10:00:00Z",
-                "sealed": false,
-                "interfaces": [],
-                "addresses": ["192.0.2.10/24", "198.51.100.10/24"],
-                "ssh_running": true,
-                "ssh_port": 22,
-                "host_key_fingerprints": ["ed25519 SHA256:Xq3dVbU1mIeJ0+Ow2O2x8ZpGxR7bdyt0wq9oV+z9k0c"],
-                "support_keys": 2,
-                "bundle": "/var/lib/upgrade-console/bundles/recovery-bundle.zip",
-                "problems": []
-            }
+            "reason": "phase-1 step \"Upgrade session database\" failed (exit status: 1), after an irreversible migration step began",
+            "entered": "2026-11-23T10:00:00Z",
+            "sealed": false,
+            "interfaces": [
+                {"name": "eth0", "management": true, "ok": true, "addresses": ["192.0.2.10/24"], "steps": []},
+                {"name": "eth1", "management": false, "ok": true, "addresses": ["198.51.100.10/24"], "steps": []}
+            ],
+            "addresses": ["192.0.2.10/24", "198.51.100.10/24"],
+            "ssh_port": 22,
+            "ssh_listen": ["192.0.2.10:22", "198.51.100.10:22"],
+            "host_key_fingerprints": ["ED25519 SHA256:Xq3dVbU1mIeJ0+Ow2O2x8ZpGxR7bdyt0wq9oV+z9k0c"],
+            "bundle": "/var/lib/upgrade-console/bundles/support-sps-demo-20261123T100000Z.zip",
+            "log_server": ["http://192.0.2.10:80/"]
         });
         let r = ApplianceRoot::new(root.path());
         crate::durable::write_atomic(

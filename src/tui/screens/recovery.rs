@@ -48,34 +48,35 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
             .get("reason")
             .and_then(Value::as_str)
             .unwrap_or("requested");
+        let text = |s: &str, style| -> Vec<Line<'static>> {
+            wrap(s, width)
+                .into_iter()
+                .map(|l| Line::styled(l, style))
+                .collect()
+        };
         lines.push(Line::styled(" RECOVERY MODE ", t.danger));
-        for l in wrap(&format!("Reason: {reason}"), width) {
-            lines.push(Line::styled(l, t.error));
-        }
+        lines.extend(text(&format!("Reason: {reason}"), t.error));
         let sealed = r
             .get("sealed")
             .and_then(Value::as_bool)
             .unwrap_or(sealed_cfg);
-        lines.push(Line::styled("Addresses:", t.muted));
-        for a in strings(r.get("addresses")) {
-            lines.push(Line::styled(format!("  {a}"), t.text));
+        let addresses = strings(r.get("addresses"));
+        if addresses.is_empty() {
+            lines.push(Line::styled("Addresses: none up", t.warning));
+        } else {
+            lines.extend(text(
+                &format!("Addresses: {}", addresses.join("  ")),
+                t.text,
+            ));
         }
+        let port = r.get("ssh_port").and_then(Value::as_u64);
+        let ssh_error = r.get("ssh_error").and_then(Value::as_str);
         if sealed {
             lines.push(Line::styled(
                 "Sealed appliance: no SSH, not even in recovery.",
                 t.warning,
             ));
-        } else if r.get("ssh_running").and_then(Value::as_bool) == Some(false) {
-            lines.push(Line::styled(
-                "SSH is NOT running: see the problems below.",
-                t.error,
-            ));
-        } else {
-            let port = r
-                .get("ssh_port")
-                .or_else(|| r.get("port"))
-                .and_then(Value::as_u64)
-                .unwrap_or(22);
+        } else if let Some(port) = port {
             let keys = r.get("support_keys").and_then(Value::as_u64);
             lines.push(Line::styled(
                 format!(
@@ -83,20 +84,53 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
                     keys.map(|k| format!(", {k} support key(s)"))
                         .unwrap_or_default()
                 ),
-                t.text,
+                t.ok,
             ));
             lines.push(Line::styled("Host-key fingerprints:", t.muted));
             for f in strings(r.get("host_key_fingerprints")) {
                 lines.push(Line::styled(format!("  {f}"), t.text));
             }
+        } else {
+            lines.extend(text(
+                &format!(
+                    "SSH is NOT running: {}",
+                    ssh_error.unwrap_or("see the log (4)")
+                ),
+                t.error,
+            ));
         }
         if let Some(b) = r.get("bundle").and_then(Value::as_str) {
-            lines.push(Line::styled(format!("Support bundle ready: {b}"), t.ok));
+            lines.extend(text(&format!("Support bundle ready: {b}"), t.ok));
+        } else if let Some(e) = r.get("bundle_error").and_then(Value::as_str) {
+            lines.extend(text(&format!("No support bundle: {e}"), t.error));
+        }
+        let urls = strings(r.get("log_server"));
+        if !urls.is_empty() {
+            lines.extend(text(
+                &format!("Boot log in a browser: {}", urls.join("  ")),
+                t.guidance,
+            ));
+        }
+        // Per-interface problems, each distinct message once (not repeating SSH's).
+        let mut seen: Vec<String> = ssh_error.map(String::from).into_iter().collect();
+        if let Some(Value::Array(ifs)) = r.get("interfaces") {
+            for i in ifs {
+                let name = i.get("name").and_then(Value::as_str).unwrap_or("?");
+                if let Some(Value::Array(steps)) = i.get("steps") {
+                    for e in steps
+                        .iter()
+                        .filter_map(|s| s.get("error").and_then(Value::as_str))
+                    {
+                        if !seen.iter().any(|x| x == e) {
+                            seen.push(e.to_string());
+                            lines.extend(text(&format!("{name}: {e}"), t.warning));
+                        }
+                    }
+                }
+            }
         }
         for p in strings(r.get("problems")) {
-            for l in wrap(&p, width) {
-                lines.push(Line::styled(l, t.warning));
-            }
+            lines.extend(text(&p, t.warning));
         }
     } else {
         if in_recovery {
