@@ -166,10 +166,16 @@ pub fn lab(sealed: bool) -> Lab {
     ip(&["-n", &appl.0, "link", "set", "lo", "up"]);
     ip(&["-n", &sup.0, "link", "set", "lo", "up"]);
 
-    // sshd's StrictModes refuses keys under world-writable directories such as /tmp.
+    // sshd's StrictModes refuses keys under any group- or world-writable directory up
+    // to / (such as /tmp, where a checkout may well live): the lab lives under /run,
+    // which only root can write.
+    let base = std::path::Path::new("/run/upgrade-console-tests");
+    std::fs::create_dir_all(base).expect("create /run/upgrade-console-tests");
+    std::fs::set_permissions(base, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     let dir = tempfile::Builder::new()
         .prefix("recovery-lab")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .tempdir_in(base)
         .expect("tempdir");
     let root = dir.path().join("appliance");
     let o = sh(Command::new(bin())
