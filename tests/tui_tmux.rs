@@ -104,6 +104,10 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         self.hang_up();
+        // tmux leaves its socket file behind: remove it.
+        let dir = std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into());
+        let uid = nix::unistd::getuid();
+        let _ = std::fs::remove_file(format!("{dir}/tmux-{uid}/{}", self.socket));
     }
 }
 
