@@ -104,6 +104,10 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         self.hang_up();
+        // tmux leaves its socket file behind: remove it.
+        let dir = std::env::var("TMUX_TMPDIR").unwrap_or_else(|_| "/tmp".into());
+        let uid = nix::unistd::getuid();
+        let _ = std::fs::remove_file(format!("{dir}/tmux-{uid}/{}", self.socket));
     }
 }
 
@@ -431,4 +435,46 @@ fn failure_after_the_point_of_no_return_shows_recovery() {
     );
     assert!(s.contains("the boot phase ended in recovery"), "{s}");
     t.press("q", EXITED);
+}
+
+/// SIGTERM to the console: it leaves through its normal path, so the terminal is
+/// back as it was (alternate screen left, cursor shown) and it exits 0.
+#[test]
+fn sigterm_restores_the_terminal() {
+    let (_d, root) = demo_dir("tui-sigterm");
+    let t = Tmux::start(&console_cmd("xterm-256color", &root));
+    t.wait_for("Slot B");
+    let out = Command::new("tmux")
+        .args([
+            "-L",
+            &t.socket,
+            "list-panes",
+            "-t",
+            "s",
+            "-F",
+            "#{pane_pid}",
+        ])
+        .output()
+        .unwrap();
+    let shell: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let ps = Command::new("ps")
+        .args(["-o", "pid=", "--ppid", &shell.to_string()])
+        .output()
+        .expect("ps (procps) lists the console process");
+    let pid: i32 = String::from_utf8_lossy(&ps.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no console process under the pane's shell {shell}"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let s = t.wait_for(EXITED);
+    assert!(s.contains(&format!("{EXITED} 0")), "{s}");
+    assert!(
+        !s.contains("Slot B"),
+        "the console's screen is gone (alternate screen left):\n{s}"
+    );
 }

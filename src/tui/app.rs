@@ -745,7 +745,9 @@ impl App {
             },
             Msg::ChildExited { op, code } => self.child_exited(op, code),
             Msg::InputClosed => {
-                log::warn!("the terminal went away; work in progress goes on without the console");
+                log::warn!(
+                    "the terminal went away or the console was told to stop; work in progress goes on without it"
+                );
                 self.quit = true;
             }
         }

@@ -4,6 +4,8 @@
 
 use crate::tui::app::Msg;
 use crossterm::event::{Event, KeyEventKind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
@@ -42,13 +44,40 @@ pub fn spawn_input(tx: Sender<Msg>) {
     });
 }
 
-/// Sends a tick every `every` until the console is gone.
-pub fn spawn_ticks(tx: Sender<Msg>, every: Duration) {
+/// Sends a tick every `every` until the console is gone; when `stop` is set (a
+/// SIGTERM, SIGINT, SIGQUIT or SIGHUP arrived) sends `InputClosed` instead, so the
+/// console leaves through its normal path and puts the terminal back.
+pub fn spawn_ticks(tx: Sender<Msg>, every: Duration, stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
-        while tx.send(Msg::Tick).is_ok() {
+        loop {
+            let msg = if stop.load(Ordering::Relaxed) {
+                Msg::InputClosed
+            } else {
+                Msg::Tick
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
             std::thread::sleep(every);
         }
     });
+}
+
+/// Turns the signals that end a program into the flag `spawn_ticks` watches
+/// (signal-hook's safe flag API; the handler only sets an atomic).
+pub fn catch_termination() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGQUIT,
+        signal_hook::consts::SIGHUP,
+    ] {
+        if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
+            log::warn!("cannot catch signal {sig}: {e}");
+        }
+    }
+    flag
 }
 
 #[cfg(test)]

@@ -271,7 +271,7 @@ pub fn run_console_with(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Exit>
         tx.clone(),
     );
     events::spawn_input(tx.clone());
-    events::spawn_ticks(tx, events::TICK);
+    events::spawn_ticks(tx, events::TICK, events::catch_termination());
     // A serial line at 115200 baud moves ~11 KiB/s: ten frames a second at most.
     let min_frame = if kind.serial {
         Duration::from_millis(100)
