@@ -52,7 +52,7 @@ pub fn require_tool(tool: &str, package: &str) {
         .unwrap_or(false);
     assert!(
         found,
-        "this test needs `{tool}` (Debian package {package}); run `sudo bash .ci/packages`"
+        "this test needs `{tool}` (Debian package {package}); run `bash .ci/packages` as root"
     );
 }
 
