@@ -1,8 +1,8 @@
 //! The command line (SPEC §1): global options, subcommands and exit codes.
 
-use crate::root::ApplianceRoot;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use upgrade_core::appliance::root::ApplianceRoot;
 
 /// Exit codes everywhere: 0 success, 1 the check said no, 2 could not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

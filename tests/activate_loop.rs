@@ -5,8 +5,8 @@ mod boot_support;
 use boot_support::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use upgrade_console::journal::UpgradeState;
-use upgrade_console::slot_status::{SlotName, SlotState};
+use upgrade_core::slots::slot_status::{SlotName, SlotState};
+use upgrade_core::upgrade::journal::UpgradeState;
 
 /// A root whose slots are the disk's partitions (ROOT/dev/slotX -> /dev/loopNpK).
 fn loop_root(dir: &Path, disk: &LoopDisk, old: &[u8], same: bool) -> std::path::PathBuf {
@@ -101,8 +101,8 @@ fn corruption_between_write_and_read_back_is_caught() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let r = upgrade_console::root::ApplianceRoot::new(&root);
-    assert!(upgrade_console::activate::activation_running(&r));
+    let r = upgrade_core::appliance::root::ApplianceRoot::new(&root);
+    assert!(upgrade_core::upgrade::activate::activation_running(&r));
     let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
     assert_eq!(
         o.status.code(),

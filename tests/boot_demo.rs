@@ -4,8 +4,8 @@
 
 mod boot_support;
 use boot_support::{record_passed, run, text};
-use upgrade_console::journal::UpgradeState;
-use upgrade_console::root::ApplianceRoot;
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::upgrade::journal::UpgradeState;
 
 fn demo(dir: &std::path::Path) -> std::path::PathBuf {
     let d = upgrade_console::demo::build(&dir.join("demo"), false).unwrap();
@@ -26,11 +26,15 @@ fn demo_upgrade_commits_and_phase2_finishes() {
     assert_eq!(r[0]["outcome"], "committed", "{}", text(&o));
     assert_eq!(r[0]["running_version"], "7.3.1");
     let rt = ApplianceRoot::new(&root);
-    let s = upgrade_console::phase2::phase2_summary(&rt).unwrap();
+    let s = upgrade_core::upgrade::phase2::phase2_summary(&rt).unwrap();
     assert!(s.message.contains("search is incomplete"), "{s:?}");
     let o = run(&root, &["phase2"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(upgrade_console::phase2::phase2_summary(&rt).unwrap().done);
+    assert!(
+        upgrade_core::upgrade::phase2::phase2_summary(&rt)
+            .unwrap()
+            .done
+    );
     let log = std::fs::read_to_string(rt.log_file()).unwrap();
     assert!(
         log.contains("Upgrade session database: done"),
@@ -56,7 +60,7 @@ fn demo_failure_images_roll_back_or_require_recovery() {
     assert_eq!(r[0]["outcome"], "rolled-back", "{}", text(&o));
     assert_eq!(r[1]["running_version"], "7.0.1");
     assert!(matches!(
-        upgrade_console::journal::current_state(&rt).unwrap(),
+        upgrade_core::upgrade::journal::current_state(&rt).unwrap(),
         UpgradeState::RolledBack { .. }
     ));
 
@@ -68,6 +72,6 @@ fn demo_failure_images_roll_back_or_require_recovery() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r[0]["outcome"], "recovery-required", "{}", text(&o));
-    let p = upgrade_console::progress::Progress::load(&rt).unwrap();
+    let p = upgrade_core::upgrade::progress::Progress::load(&rt).unwrap();
     assert_eq!(p.outcome.as_deref(), Some("recovery"));
 }

@@ -4,10 +4,10 @@
 
 mod boot_support;
 use boot_support::*;
-use upgrade_console::journal::UpgradeState;
-use upgrade_console::progress::Progress;
-use upgrade_console::root::ApplianceRoot;
-use upgrade_console::slot_status::{SlotName, SlotState};
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::slots::slot_status::{SlotName, SlotState};
+use upgrade_core::upgrade::journal::UpgradeState;
+use upgrade_core::upgrade::progress::Progress;
 
 #[test]
 fn whole_upgrade_from_the_command_line() {
@@ -81,14 +81,18 @@ fn whole_upgrade_from_the_command_line() {
 
     // Phase 2: incomplete until run, then done.
     let r = ApplianceRoot::new(&root);
-    let s = upgrade_console::phase2::phase2_summary(&r).unwrap();
+    let s = upgrade_core::upgrade::phase2::phase2_summary(&r).unwrap();
     assert!(
         !s.done && s.message.contains("search is incomplete"),
         "{s:?}"
     );
     let o = run(&root, &["phase2"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(upgrade_console::phase2::phase2_summary(&r).unwrap().done);
+    assert!(
+        upgrade_core::upgrade::phase2::phase2_summary(&r)
+            .unwrap()
+            .done
+    );
     assert_eq!(
         std::fs::read_to_string(data.join("index")).unwrap(),
         "ECHO\nDELTA\nCHARLIE\nBRAVO\nALPHA\n",
@@ -259,7 +263,7 @@ fn phase2_resumes_from_its_checkpoint_after_a_kill() {
         text(&o)
     );
     let r = ApplianceRoot::new(&root);
-    let s = upgrade_console::phase2::phase2_summary(&r).unwrap();
+    let s = upgrade_core::upgrade::phase2::phase2_summary(&r).unwrap();
     assert!(
         !s.done && s.message.contains("search is incomplete"),
         "{s:?}"
@@ -276,7 +280,11 @@ fn phase2_resumes_from_its_checkpoint_after_a_kill() {
         std::fs::read_to_string(data.join("index")).unwrap(),
         "ECHO\nDELTA\nCHARLIE\nBRAVO\nALPHA\n"
     );
-    assert!(upgrade_console::phase2::phase2_summary(&r).unwrap().done);
+    assert!(
+        upgrade_core::upgrade::phase2::phase2_summary(&r)
+            .unwrap()
+            .done
+    );
 }
 
 #[test]

@@ -5,8 +5,8 @@
 mod boot_support;
 use boot_support::need;
 use std::process::Command;
-use upgrade_console::grubenv::GrubEnv;
-use upgrade_console::slot_status::SlotName;
+use upgrade_core::slots::grubenv::GrubEnv;
+use upgrade_core::slots::slot_status::SlotName;
 
 fn editenv(args: &[&str]) -> String {
     need("grub-editenv");

@@ -1,7 +1,7 @@
 //! Every pasted-hash form, one fixture file each, and wrong ones that must be refused.
 
 use std::path::Path;
-use upgrade_console::hash_forms::{HashFormError, read_hash_file};
+use upgrade_core::image::hash_forms::{HashFormError, read_hash_file};
 
 const H: &str = "57df2b88e910e6ab098801ab74c929238b97c629af26815dfc6295786a4f62ef";
 

@@ -6,8 +6,8 @@ use common::*;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use upgrade_console::iso::{FirmwareImage, IsoError};
-use upgrade_console::iso_build::build_iso;
+use upgrade_console::demo::iso_build::build_iso;
+use upgrade_core::image::iso::{FirmwareImage, IsoError};
 
 fn manifest(payload: &[u8], file: &str, size: Option<u64>) -> String {
     format!(
@@ -264,7 +264,7 @@ fn payload_over_4_gib_in_several_extents() {
     let img = FirmwareImage::open(&iso).unwrap();
     assert_eq!(img.payload.iter().map(|r| r.len).sum::<u64>(), size);
     let (_, report) =
-        upgrade_console::verify::verify_image(&iso, &[0u8; 32], &mut |_, _| {}).unwrap();
+        upgrade_core::image::verify::verify_image(&iso, &[0u8; 32], &mut |_, _| {}).unwrap();
     assert!(report.payload_ok, "payload hash over several extents");
     assert!(!report.image_ok);
 }

@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use upgrade_console::logserver::{self, LogServerHandle};
-use upgrade_console::root::ApplianceRoot;
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::logserver::{self, LogServerHandle};
 
 const SECRET: &str = "ldap-S3cret-value-99";
 
@@ -109,7 +109,7 @@ fn log_status_and_page_scrub_secrets() {
     );
     assert!(page.contains("EventSource('/events"), "{page}");
     assert!(!page.contains(SECRET));
-    let mut p = upgrade_console::progress::Progress {
+    let mut p = upgrade_core::upgrade::progress::Progress {
         operation: "boot".into(),
         stage: "phase1".into(),
         fraction: 0.5,

@@ -12,8 +12,8 @@ use boot_support::*;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use upgrade_console::journal::UpgradeState;
-use upgrade_console::slot_status::SlotState;
+use upgrade_core::slots::slot_status::SlotState;
+use upgrade_core::upgrade::journal::UpgradeState;
 
 /// Small slot-write requests: with 64 requests per fsync-and-read-back segment,
 /// the 3 MiB payload spans four segments.

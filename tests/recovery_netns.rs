@@ -256,7 +256,7 @@ fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 #[test]
 fn enter_from_the_library_keeps_recovery_running_in_the_background() {
     use std::os::fd::AsRawFd;
-    use upgrade_console::{config::Config, recovery, root::ApplianceRoot};
+    use upgrade_core::{appliance::config::Config, appliance::root::ApplianceRoot, recovery};
     let lab = lab(false);
     let ns = std::fs::File::open(format!("/var/run/netns/{}", lab.appl.0)).unwrap();
     let root_dir = lab.root.clone();

@@ -5,8 +5,8 @@
 mod rules_support;
 
 use rules_support::{appliance, assert_finding};
-use upgrade_console::finding::Severity::{Blocker, Warning};
-use upgrade_console::rules::RuleError;
+use upgrade_core::check::finding::Severity::{Blocker, Warning};
+use upgrade_core::check::rules::RuleError;
 
 const RANGE: &str = r#"
 [[rules]]

@@ -8,10 +8,10 @@ mod rules_support;
 
 use rules_support::appliance;
 use std::path::Path;
-use upgrade_console::finding::Severity;
-use upgrade_console::iso::FirmwareImage;
-use upgrade_console::manifest::RuleSpec;
-use upgrade_console::rules::{DEMO_RULES, install_demo_material};
+use upgrade_console::demo::demo_material::{DEMO_RULES, install_demo_material};
+use upgrade_core::check::finding::Severity;
+use upgrade_core::image::iso::FirmwareImage;
+use upgrade_core::image::manifest::RuleSpec;
 
 fn with_material(broken: bool, current: &str) -> Vec<(String, Severity, String)> {
     let a = appliance();
@@ -84,12 +84,12 @@ fn image_with_rules(root: &Path, rules: &str, out: &Path) {
             files.push((f, b));
         }
     }
-    upgrade_console::iso_build::build_iso(out, "SPS_7_3_1", files).unwrap();
+    upgrade_console::demo::iso_build::build_iso(out, "SPS_7_3_1", files).unwrap();
 }
 
 /// Replaces the demo appliance.toml's `[product]` with the demo material's.
 fn install(root: &Path, broken: bool) {
-    let r = upgrade_console::root::ApplianceRoot::new(root);
+    let r = upgrade_core::appliance::root::ApplianceRoot::new(root);
     let product = install_demo_material(&r, broken).unwrap();
     let path = r.config_file();
     let mut doc: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();

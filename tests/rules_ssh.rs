@@ -4,7 +4,7 @@
 mod rules_support;
 
 use rules_support::{appliance, assert_finding};
-use upgrade_console::finding::{Finding, Severity::Blocker};
+use upgrade_core::check::finding::{Finding, Severity::Blocker};
 
 const RULE: &str = "[[rules]]\nkind = \"ssh-keys\"\n";
 

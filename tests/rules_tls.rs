@@ -5,7 +5,7 @@
 mod rules_support;
 
 use rules_support::{Appliance, appliance, assert_finding};
-use upgrade_console::finding::{Finding, Severity::Blocker};
+use upgrade_core::check::finding::{Finding, Severity::Blocker};
 
 const RULE: &str = "[[rules]]\nkind = \"tls-keys\"\n";
 
@@ -331,7 +331,10 @@ fn private_keys_are_sized_in_every_pem_form() {
     // An encrypted key cannot be sized: a warning, not a silent pass.
     let f = one(&[("tls-key-size-encrypted.key", "web")]);
     assert_eq!(f.len(), 1, "{f:#?}");
-    assert_eq!(f[0].severity, upgrade_console::finding::Severity::Warning);
+    assert_eq!(
+        f[0].severity,
+        upgrade_core::check::finding::Severity::Warning
+    );
     assert_eq!(f[0].value, "ENCRYPTED PRIVATE KEY");
     // The summary counts the keys.
     let a = appliance();

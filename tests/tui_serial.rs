@@ -134,7 +134,7 @@ fn detach_runs_the_command_in_its_own_session() {
     assert_eq!(v["version"], "7.0.1");
     // And through the console's worker API: the exit status comes back as a message.
     let (tx, rx) = channel();
-    let r = upgrade_console::root::ApplianceRoot::new(&root);
+    let r = upgrade_core::appliance::root::ApplianceRoot::new(&root);
     let run = upgrade_console::tui::worker::spawn_detached(
         Path::new(BIN),
         &r,

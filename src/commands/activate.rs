@@ -1,12 +1,12 @@
 //! The `activate ISO` command: shows what will happen, asks for confirmation on a
 //! terminal (`--yes` for automation; neither: exit 2), then writes, verifies and arms.
-use crate::activate::{self, ActivateError};
 use crate::cli::{ActivateArgs, Ctx, Exit};
-use crate::config::Config;
 use std::io::{BufRead, IsTerminal, Write};
+use upgrade_core::appliance::config::Config;
+use upgrade_core::upgrade::activate::{self, ActivateError};
 
 pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
-    crate::console_log::init(&ctx.root, false);
+    upgrade_core::appliance::console_log::init(&ctx.root, false);
     let config = Config::load(&ctx.root)?;
     let plan = match activate::prepare(&ctx.root, &config, &args.iso) {
         Ok(p) => p,
@@ -33,7 +33,8 @@ pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
     match activate::run(
         &ctx.root,
         &plan,
-        crate::killpoint::chunk_override().unwrap_or(crate::slot_io::CHUNK),
+        upgrade_core::upgrade::killpoint::chunk_override()
+            .unwrap_or(upgrade_core::slots::slot_io::CHUNK),
     ) {
         Ok(r) => {
             if ctx.json {

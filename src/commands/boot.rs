@@ -1,15 +1,15 @@
 //! The `boot` command, run by init on every boot: the boot phase for the slot that
 //! booted (on a demo or test root, a reboot it asks for runs the next boot here).
-use crate::boot::{BootOutcome, BootReport};
 use crate::cli::{Ctx, Exit};
-use crate::reboot::{MachineReboot, SimulatedReboot, is_simulated};
+use upgrade_core::upgrade::boot::{BootOutcome, BootReport};
+use upgrade_core::upgrade::reboot::{MachineReboot, SimulatedReboot, is_simulated};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
-    crate::console_log::init(&ctx.root, true);
+    upgrade_core::appliance::console_log::init(&ctx.root, true);
     let reports = if is_simulated(&ctx.root) {
         SimulatedReboot::default().boot_now(&ctx.root)?
     } else {
-        vec![crate::boot::run(&ctx.root, &MachineReboot)?]
+        vec![upgrade_core::upgrade::boot::run(&ctx.root, &MachineReboot)?]
     };
     print_reports(ctx, &reports)
 }

@@ -3,8 +3,8 @@
 use crate::cli::{BundleArgs, Ctx, Exit};
 
 pub fn run(ctx: &Ctx, args: &BundleArgs) -> anyhow::Result<Exit> {
-    crate::console_log::init(&ctx.root, false);
-    let path = crate::bundle::write_bundle(&ctx.root, args.output.as_deref())?;
+    upgrade_core::appliance::console_log::init(&ctx.root, false);
+    let path = upgrade_core::support::bundle::write_bundle(&ctx.root, args.output.as_deref())?;
     if ctx.json {
         println!("{}", serde_json::json!({ "bundle": path }));
     } else {

@@ -1,13 +1,13 @@
 //! `check ISO`: the upgrade test, one line per finding with its fix; exit 1 on a blocker.
 
-use crate::check::{render_text, upgrade_test};
 use crate::cli::{CheckArgs, Ctx, Exit};
-use crate::config::Config;
-use crate::iso::FirmwareImage;
 use anyhow::Context;
+use upgrade_core::appliance::config::Config;
+use upgrade_core::check::{render_text, upgrade_test};
+use upgrade_core::image::iso::FirmwareImage;
 
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> anyhow::Result<Exit> {
-    crate::console_log::init(&ctx.root, false);
+    upgrade_core::appliance::console_log::init(&ctx.root, false);
     let config = Config::load(&ctx.root)?;
     let image = FirmwareImage::open(&args.iso)?;
     let report = upgrade_test(&ctx.root, &config, &image)
@@ -64,6 +64,11 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> anyhow::Result<Exit> {
 /// inode, size, modification time), so activation can rely on it while the file is
 /// unchanged.
 fn record_passed(ctx: &Ctx, image: &FirmwareImage) -> anyhow::Result<()> {
-    crate::journal::record_check_passed(&ctx.root, &image.path, None, &image.manifest)?;
+    upgrade_core::upgrade::journal::record_check_passed(
+        &ctx.root,
+        &image.path,
+        None,
+        &image.manifest,
+    )?;
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! `cluster plan [ISO]`: the order in which the central cluster's nodes must be upgraded.
 
 use crate::cli::{ClusterArgs, ClusterCommand, Ctx, Exit};
-use crate::cluster::{plan, render_text};
-use crate::config::Config;
-use crate::iso::FirmwareImage;
-use crate::slot_status::running_version;
+use upgrade_core::appliance::config::Config;
+use upgrade_core::image::iso::FirmwareImage;
+use upgrade_core::report::cluster::{plan, render_text};
+use upgrade_core::slots::slot_status::running_version;
 
 pub fn run(ctx: &Ctx, args: &ClusterArgs) -> anyhow::Result<Exit> {
     let ClusterCommand::Plan { iso } = &args.command;

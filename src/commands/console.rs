@@ -1,9 +1,9 @@
 //! `console` (the default command): the full-screen console on this terminal.
 
 use crate::cli::{Ctx, Exit};
-use crate::root::ApplianceRoot;
 use std::io::IsTerminal;
 use std::path::Path;
+use upgrade_core::appliance::root::ApplianceRoot;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     open_on(ctx, ctx.root.dir(), None)

@@ -18,7 +18,10 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
     }
     let demo = build(&args.dir, args.fail.as_deref() == Some("check"))?;
     let root = demo.root.canonicalize().unwrap_or(demo.root.clone());
-    crate::console_log::init(&crate::root::ApplianceRoot::new(&root), false);
+    upgrade_core::appliance::console_log::init(
+        &upgrade_core::appliance::root::ApplianceRoot::new(&root),
+        false,
+    );
     log::info!(
         "demo appliance {} at {}",
         if demo.reused { "reused" } else { "built" },

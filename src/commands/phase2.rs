@@ -3,8 +3,8 @@
 use crate::cli::{Ctx, Exit};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
-    crate::console_log::init(&ctx.root, false);
-    match crate::phase2::run(&ctx.root) {
+    upgrade_core::appliance::console_log::init(&ctx.root, false);
+    match upgrade_core::upgrade::phase2::run(&ctx.root) {
         Ok(s) => {
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&s)?);

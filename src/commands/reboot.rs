@@ -2,16 +2,16 @@
 //! or test root it does what the firmware and init would: picks the slot, writes
 //! proc/cmdline, runs `boot` — so a whole upgrade runs from the command line.
 use crate::cli::{Ctx, Exit};
-use crate::grubenv::GrubEnv;
-use crate::reboot::{MachineReboot, Reboot, SimulatedReboot, is_simulated};
+use upgrade_core::slots::grubenv::GrubEnv;
+use upgrade_core::upgrade::reboot::{MachineReboot, Reboot, SimulatedReboot, is_simulated};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     // On a terminal the boot phase's log shows as it runs (phase-1 steps and their output).
-    crate::console_log::init(
+    upgrade_core::appliance::console_log::init(
         &ctx.root,
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
     );
-    if crate::activate::activation_running(&ctx.root) {
+    if upgrade_core::upgrade::activate::activation_running(&ctx.root) {
         eprintln!(
             "upgrade-console: reboot: an activation is writing a slot right now; wait for it to finish"
         );

@@ -3,10 +3,10 @@
 //! and serving the boot log until SIGTERM or SIGINT.
 
 use crate::cli::{Ctx, Exit, RecoverArgs};
-use crate::config::Config;
-use crate::progress::Progress;
-use crate::recovery;
 use std::io::Write;
+use upgrade_core::appliance::config::Config;
+use upgrade_core::recovery;
+use upgrade_core::upgrade::progress::Progress;
 
 /// Why: the reason a failed operation recorded, else "requested".
 fn reason(ctx: &Ctx) -> String {
@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, args: &RecoverArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
     let stop = crate::commands::serve_log::termination_flag()?;
-    crate::console_log::init(&ctx.root, false);
+    upgrade_core::appliance::console_log::init(&ctx.root, false);
     let (report, mut session) = recovery::enter_session(&ctx.root, &config, &why)?;
     if ctx.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

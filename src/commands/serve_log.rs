@@ -2,10 +2,10 @@
 //! SIGTERM or SIGINT (the boot phase and recovery start it in-process instead).
 
 use crate::cli::{Ctx, Exit, ServeLogArgs};
-use crate::config::Config;
 use anyhow::Context;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use upgrade_core::appliance::config::Config;
 
 /// Blocks SIGTERM and SIGINT in this thread (and the threads it starts later) and
 /// returns a flag a waiter thread sets when one arrives. Call before spawning threads.
@@ -31,13 +31,13 @@ pub fn termination_flag() -> anyhow::Result<Arc<AtomicBool>> {
 
 pub fn run(ctx: &Ctx, args: &ServeLogArgs) -> anyhow::Result<Exit> {
     let stop = termination_flag()?;
-    crate::console_log::init(&ctx.root, false);
+    upgrade_core::appliance::console_log::init(&ctx.root, false);
     let listen = if args.listen.is_empty() {
         Config::load(&ctx.root)?.web.listen
     } else {
         args.listen.clone()
     };
-    let server = crate::logserver::spawn(ctx.root.clone(), listen)?;
+    let server = upgrade_core::logserver::spawn(ctx.root.clone(), listen)?;
     for a in server.local_addrs() {
         println!("Boot log server: http://{a}/");
     }

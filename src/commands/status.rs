@@ -1,8 +1,8 @@
 //! `status`: the appliance at a glance, as text or JSON.
 
 use crate::cli::{Ctx, Exit};
-use crate::config::Config;
-use crate::status::{gather, render_text};
+use upgrade_core::appliance::config::Config;
+use upgrade_core::report::status::{gather, render_text};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     let config = Config::load(&ctx.root)?;

@@ -1,14 +1,14 @@
 //! `verify ISO`: the published SHA-256 of the image and the payload hash inside it.
 
 use crate::cli::{Ctx, Exit, VerifyArgs};
-use crate::hash_forms::{parse_expected, read_hash_file, sidecar_path};
-use crate::image_hash::ProgressPrinter;
-use crate::verify::verify_image;
 use anyhow::{Context, bail};
 use std::io::IsTerminal;
+use upgrade_core::image::hash_forms::{parse_expected, read_hash_file, sidecar_path};
+use upgrade_core::image::image_hash::ProgressPrinter;
+use upgrade_core::image::verify::verify_image;
 
 pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
-    crate::console_log::init(&ctx.root, false);
+    upgrade_core::appliance::console_log::init(&ctx.root, false);
     let name = args
         .iso
         .file_name()
@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
     // On an appliance root, activation later finds this result in the journal.
     if report.ok()
         && ctx.root.config_file().is_file()
-        && let Err(e) = crate::journal::record_verified(
+        && let Err(e) = upgrade_core::upgrade::journal::record_verified(
             &ctx.root,
             &args.iso,
             &report.image_sha256,

@@ -1,21 +1,21 @@
 //! The console's state and its one place of change, `App::update(msg)`. Keys,
 //! ticks and worker reports arrive as `Msg`; drawing only reads `&App`.
 
-use crate::config::{Config, Platform};
-use crate::finding::Report;
-use crate::hash_forms::{self, Sha256};
-use crate::manifest::{Manifest, Reminder};
-use crate::progress::Progress;
-use crate::root::ApplianceRoot;
-use crate::slot_status::{SlotStatus, booted_slot};
-use crate::status::StatusReport;
 use crate::tui::theme::Theme;
 use crate::tui::worker::{self, ChildRun, Op, Persisted};
-use crate::verify::VerifyReport;
-use crate::version::Version;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
+use upgrade_core::appliance::config::{Config, Platform};
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::check::finding::Report;
+use upgrade_core::image::hash_forms::{self, Sha256};
+use upgrade_core::image::manifest::{Manifest, Reminder};
+use upgrade_core::image::verify::VerifyReport;
+use upgrade_core::image::version::Version;
+use upgrade_core::report::status::StatusReport;
+use upgrade_core::slots::slot_status::{SlotStatus, booted_slot};
+use upgrade_core::upgrade::progress::Progress;
 
 /// Keys closer together than this after an accepted hash are the rest of a paste.
 const PASTE_GAP: std::time::Duration = std::time::Duration::from_millis(50);
@@ -1133,7 +1133,7 @@ impl App {
         {
             return;
         }
-        let stamp = crate::console_log::now_rfc3339().replace([':', '-'], "");
+        let stamp = upgrade_core::appliance::console_log::now_rfc3339().replace([':', '-'], "");
         let out = self
             .root
             .state_dir()

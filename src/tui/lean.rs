@@ -274,6 +274,8 @@ pub fn ascii_fallback(c: char) -> char {
 }
 
 impl<W: Write> Backend for LeanBackend<W> {
+    type Error = io::Error;
+
     fn draw<'a, I>(&mut self, content: I) -> io::Result<()>
     where
         I: Iterator<Item = (u16, u16, &'a Cell)>,

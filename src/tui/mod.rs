@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use theme::Theme;
 
 /// What the main loop needs from a backend beyond ratatui's trait.
-pub trait ConsoleBackend: Backend {
+pub trait ConsoleBackend: Backend<Error: std::error::Error + Send + Sync + 'static> {
     /// The terminal now has this size.
     fn resize_to(&mut self, cols: u16, rows: u16);
     /// The screen's contents are unknown (repaint requested).
@@ -73,7 +73,7 @@ impl<B: ConsoleBackend> Console<B> {
         min_frame: Duration,
     ) -> std::io::Result<Self> {
         Ok(Console {
-            terminal: Terminal::new(backend)?,
+            terminal: Terminal::new(backend).map_err(std::io::Error::other)?,
             app,
             rx,
             min_frame,
@@ -87,10 +87,12 @@ impl<B: ConsoleBackend> Console<B> {
         if self.app.repaint {
             self.app.repaint = false;
             self.terminal.backend_mut().forget();
-            self.terminal.clear()?;
+            self.terminal.clear().map_err(std::io::Error::other)?;
         }
         let app = &self.app;
-        self.terminal.draw(|f| ui::draw(f, app))?;
+        self.terminal
+            .draw(|f| ui::draw(f, app))
+            .map_err(std::io::Error::other)?;
         self.last_draw = Some(Instant::now());
         self.dirty = false;
         self.frames += 1;
@@ -209,7 +211,7 @@ pub fn run_console(ctx: &Ctx) -> anyhow::Result<Exit> {
 /// The console with an image preselected in the wizard (the demo's good image).
 pub fn run_console_with(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Exit> {
     let root = ctx.root.clone();
-    crate::console_log::init(&root, false);
+    upgrade_core::appliance::console_log::init(&root, false);
     let kind = serial::detect_here(&root);
     let ascii = ctx.ascii || kind.ascii;
     let no_color = theme::no_color_requested(std::env::var_os("NO_COLOR").as_deref());

@@ -86,7 +86,7 @@ pub fn detect(cmdline: Option<&str>, tty: Option<&str>, term: Option<&str>) -> T
 }
 
 /// Detects from the running process: `proc/cmdline` under the root, stdin's tty name, TERM.
-pub fn detect_here(root: &crate::root::ApplianceRoot) -> TerminalKind {
+pub fn detect_here(root: &upgrade_core::appliance::root::ApplianceRoot) -> TerminalKind {
     let cmdline = std::fs::read_to_string(root.cmdline()).ok();
     let tty = nix::unistd::ttyname(std::io::stdin())
         .ok()

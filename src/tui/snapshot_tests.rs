@@ -6,9 +6,6 @@
 //! sizes, hashes and link states, which differ between machines.
 
 use crate::demo;
-use crate::progress::Progress;
-use crate::root::ApplianceRoot;
-use crate::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus};
 use crate::tui::Console;
 use crate::tui::app::{App, Job, Msg, Options, Screen, Step};
 use crate::tui::theme::Theme;
@@ -18,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::mpsc::{Sender, channel};
 use std::time::Duration;
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus};
+use upgrade_core::upgrade::progress::Progress;
 
 /// The demo appliance, built once under target/ and reused by later runs; tests
 /// copy its small state files and read its images.
@@ -360,7 +360,7 @@ fn write_progress(root: &Path, p: Progress) {
 
 fn persisted(root: &Path, stage: &str) {
     let img = root.join("images/sps-7.3.1.iso");
-    let fw = crate::iso::FirmwareImage::open(&img).unwrap();
+    let fw = upgrade_core::image::iso::FirmwareImage::open(&img).unwrap();
     crate::tui::worker::Persisted {
         image: Some(img),
         target: Some(fw.manifest.firmware.version.to_string()),
@@ -509,7 +509,7 @@ fn rolled_back_upgrade_offers_the_bundle() {
 fn recovery_screen_with_report_and_sealed() {
     for v in &VARIANTS {
         let root = fresh_root();
-        // recovery.json as the recovery module writes it (crate::recovery::RecoveryReport).
+        // recovery.json as the recovery module writes it (upgrade_core::recovery::RecoveryReport).
         let report = serde_json::json!({
             "reason": "phase-1 step \"Upgrade session database\" failed (exit status: 1), after an irreversible migration step began",
             "entered": "2026-11-23T10:00:00Z",
@@ -526,7 +526,7 @@ fn recovery_screen_with_report_and_sealed() {
             "log_server": ["http://192.0.2.10:80/"]
         });
         let r = ApplianceRoot::new(root.path());
-        crate::durable::write_atomic(
+        upgrade_core::appliance::durable::write_atomic(
             &r.state_dir().join("recovery.json"),
             report.to_string().as_bytes(),
         )

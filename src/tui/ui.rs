@@ -21,7 +21,7 @@ pub struct Sym {
     pub arrow: &'static str,
     pub fill: char,
     pub empty: char,
-    pub border: border::Set,
+    pub border: border::Set<'static>,
 }
 
 pub const ASCII_BORDER: border::Set = border::Set {

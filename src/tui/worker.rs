@@ -5,11 +5,6 @@
 //! finds it there. Quick work (verify, the upgrade test, gathering status) runs in
 //! a thread calling the library. Everything reports back as `Msg`.
 
-use crate::config::Config;
-use crate::hash_forms::Sha256;
-use crate::iso::FirmwareImage;
-use crate::manifest::Reminder;
-use crate::root::ApplianceRoot;
 use crate::tui::app::Msg;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -17,6 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
+use upgrade_core::appliance::config::Config;
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::image::hash_forms::Sha256;
+use upgrade_core::image::iso::FirmwareImage;
+use upgrade_core::image::manifest::Reminder;
 
 /// The long operations the console starts as detached children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,14 +169,14 @@ impl Persisted {
     }
     pub fn save(&self, root: &ApplianceRoot) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::durable::write_atomic(&Self::path(root), &bytes)
+        upgrade_core::appliance::durable::write_atomic(&Self::path(root), &bytes)
     }
 }
 
 /// Gathers the dashboard's status in a thread.
 pub fn gather_status(root: ApplianceRoot, config: Config, tx: Sender<Msg>) {
     std::thread::spawn(move || {
-        let r = crate::status::gather(&root, &config)
+        let r = upgrade_core::report::status::gather(&root, &config)
             .map(Box::new)
             .map_err(|e| format!("{e:#}"));
         let _ = tx.send(Msg::Status(r));
@@ -189,7 +189,7 @@ pub fn verify(root: ApplianceRoot, image: PathBuf, expected: Sha256, tx: Sender<
     std::thread::spawn(move || {
         let mut last = Instant::now() - Duration::from_secs(1);
         let ptx = tx.clone();
-        let r = crate::verify::verify_image(&image, &expected, &mut |done, total| {
+        let r = upgrade_core::image::verify::verify_image(&image, &expected, &mut |done, total| {
             if last.elapsed() >= Duration::from_millis(100) || done == total {
                 last = Instant::now();
                 let _ = ptx.send(Msg::VerifyProgress { done, total });
@@ -213,7 +213,7 @@ pub fn verify(root: ApplianceRoot, image: PathBuf, expected: Sha256, tx: Sender<
                 );
                 if report.ok()
                     && root.config_file().is_file()
-                    && let Err(e) = crate::journal::record_verified(
+                    && let Err(e) = upgrade_core::upgrade::journal::record_verified(
                         &root,
                         &image,
                         &report.image_sha256,
@@ -243,10 +243,10 @@ pub fn check(
         let r = FirmwareImage::open(&image)
             .map_err(|e| e.to_string())
             .and_then(|img| {
-                let report = crate::check::upgrade_test(&root, &config, &img)
+                let report = upgrade_core::check::upgrade_test(&root, &config, &img)
                     .map_err(|e| format!("{e:#}"))?;
                 if report.passed()
-                    && let Err(e) = crate::journal::record_check_passed(
+                    && let Err(e) = upgrade_core::upgrade::journal::record_check_passed(
                         &root,
                         &image,
                         iso_sha256.as_deref(),

@@ -5,10 +5,10 @@
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use upgrade_console::grubenv::GrubEnv;
-use upgrade_console::iso::FirmwareImage;
-use upgrade_console::root::ApplianceRoot;
-use upgrade_console::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus};
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::image::iso::FirmwareImage;
+use upgrade_core::slots::grubenv::GrubEnv;
+use upgrade_core::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus};
 
 pub const OLD_VERSION: &str = "7.0.1";
 pub const NEW_VERSION: &str = "7.3.1";
@@ -178,8 +178,9 @@ pub fn record_passed(root: &Path, iso: &Path) {
     let r = ApplianceRoot::new(root);
     let img = FirmwareImage::open(iso).unwrap();
     let sha = sha_hex(&std::fs::read(iso).unwrap());
-    upgrade_console::journal::record_verified(&r, iso, &sha, &img.manifest).unwrap();
-    upgrade_console::journal::record_check_passed(&r, iso, Some(&sha), &img.manifest).unwrap();
+    upgrade_core::upgrade::journal::record_verified(&r, iso, &sha, &img.manifest).unwrap();
+    upgrade_core::upgrade::journal::record_check_passed(&r, iso, Some(&sha), &img.manifest)
+        .unwrap();
 }
 
 /// An appliance root running `OLD_VERSION` from slot A, with slot paths as given
@@ -246,12 +247,12 @@ pub fn env_of(root: &Path) -> GrubEnv {
     GrubEnv::load(&ApplianceRoot::new(root).grubenv()).unwrap()
 }
 
-pub fn state_of(root: &Path) -> upgrade_console::journal::UpgradeState {
-    upgrade_console::journal::current_state(&ApplianceRoot::new(root)).unwrap()
+pub fn state_of(root: &Path) -> upgrade_core::upgrade::journal::UpgradeState {
+    upgrade_core::upgrade::journal::current_state(&ApplianceRoot::new(root)).unwrap()
 }
 
 pub fn booted(root: &Path) -> SlotName {
-    upgrade_console::slot_status::booted_slot(&ApplianceRoot::new(root))
+    upgrade_core::slots::slot_status::booted_slot(&ApplianceRoot::new(root))
 }
 
 pub fn slot_status(root: &Path) -> SlotStatus {

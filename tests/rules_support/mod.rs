@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use upgrade_console::config::Config;
-use upgrade_console::finding::{CheckOutcome, Finding, Severity};
-use upgrade_console::manifest::Manifest;
-use upgrade_console::root::ApplianceRoot;
-use upgrade_console::rules::{RuleError, RuleInput, evaluate};
-use upgrade_console::version::Version;
+use upgrade_core::appliance::config::Config;
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::check::finding::{CheckOutcome, Finding, Severity};
+use upgrade_core::check::rules::{RuleError, RuleInput, evaluate};
+use upgrade_core::image::manifest::Manifest;
+use upgrade_core::image::version::Version;
 
 fn make(script: &str, name: &str) -> PathBuf {
     let dir =

@@ -1,4 +1,4 @@
-//! The central cluster's upgrade plan (`crate::cluster::plan`, SPEC §8): Search
+//! The central cluster's upgrade plan (`upgrade_core::report::cluster::plan`, SPEC §8): Search
 //! Minions first, then the other managed hosts, then the Central Management node if
 //! it is not the Search Master, then the Search Master; each node's version and state.
 
@@ -14,11 +14,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
     let t = &app.theme;
     let width = area.width.saturating_sub(4) as usize;
     let mut lines: Vec<Line> = Vec::new();
-    let plan = app
-        .config
-        .as_ref()
-        .ok()
-        .and_then(|c| crate::cluster::plan(c, app.running_version(), app.target_version()));
+    let plan = app.config.as_ref().ok().and_then(|c| {
+        upgrade_core::report::cluster::plan(c, app.running_version(), app.target_version())
+    });
     match plan {
         None => lines.push(Line::styled(
             "This appliance is not part of a central cluster: no plan needed.",

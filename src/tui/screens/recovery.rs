@@ -40,7 +40,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
             .progress
             .as_ref()
             .is_some_and(|p| p.operation == "recover" || p.outcome.as_deref() == Some("recovery"));
-    // recovery.json: {"active": bool, "report": RecoveryReport} (crate::recovery).
+    // recovery.json: {"active": bool, "report": RecoveryReport} (upgrade_core::recovery).
     let active = app.recovery_active();
     let report = app.recovery.as_ref().map(|r| r.get("report").unwrap_or(r));
     if let (true, Some(r)) = (active, report) {

@@ -2,14 +2,14 @@
 //! network, and the operation in progress or the last one's outcome.
 
 use super::Hints;
-use crate::slot_status::{SlotName, booted_slot};
-use crate::space::human;
 use crate::tui::app::App;
 use crate::tui::ui::block;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
+use upgrade_core::check::space::human;
+use upgrade_core::slots::slot_status::{SlotName, booted_slot};
 
 fn row<'a>(app: &App, label: &str, value: String) -> Line<'a> {
     Line::from(vec![

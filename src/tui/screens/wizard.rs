@@ -3,9 +3,6 @@
 //! activation, reboot, and after the boot phase 1, the version check and reminders.
 
 use super::Hints;
-use crate::finding::Severity;
-use crate::slot_status::booted_slot;
-use crate::space::human;
 use crate::tui::app::{App, Confirm, Job, Step};
 use crate::tui::ui::{TextGauge, block, sym, wrap};
 use ratatui::buffer::Buffer;
@@ -13,6 +10,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
+use upgrade_core::check::finding::Severity;
+use upgrade_core::check::space::human;
+use upgrade_core::slots::slot_status::booted_slot;
 
 fn steps(app: &App, area: Rect, buf: &mut Buffer) {
     let s = sym(app.ascii);

@@ -1,0 +1,79 @@
+//! The console log, `var/log/upgrade-console/console.log`: every action with a UTC
+//! time, one line each, appended and flushed so nothing is lost when the terminal
+//! goes away. It is also what the boot log server shows and the bundle carries.
+
+use crate::appliance::root::ApplianceRoot;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+struct FileLogger {
+    file: Mutex<Option<File>>,
+    /// Also echo to stderr (commands run by init, where stderr is the console).
+    echo: bool,
+}
+
+static LOGGER: OnceLock<FileLogger> = OnceLock::new();
+
+/// RFC 3339 UTC time with seconds, for log lines and records.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// Starts logging to the console log under `root`. If the log cannot be opened
+/// (read-only root, `verify` on a laptop), logging goes nowhere; the command still runs.
+pub fn init(root: &ApplianceRoot, echo: bool) {
+    let file = std::fs::create_dir_all(root.log_dir()).ok().and_then(|_| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.log_file())
+            .ok()
+    });
+    let logger = LOGGER.get_or_init(|| FileLogger {
+        file: Mutex::new(None),
+        echo,
+    });
+    if let Ok(mut f) = logger.file.lock() {
+        *f = file;
+    }
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
+
+impl log::Log for FileLogger {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = format!(
+            "{} {:<5} {}\n",
+            now_rfc3339(),
+            record.level(),
+            record.args()
+        );
+        if let Ok(mut guard) = self.file.lock()
+            && let Some(f) = guard.as_mut()
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+        if self.echo {
+            eprint!("{line}");
+        }
+    }
+
+    fn flush(&self) {
+        if let Ok(mut guard) = self.file.lock()
+            && let Some(f) = guard.as_mut()
+        {
+            let _ = f.sync_data();
+        }
+    }
+}

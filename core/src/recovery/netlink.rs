@@ -1,0 +1,318 @@
+//! Recovery networking over rtnetlink (neli, synchronous): add a link's configured
+//! addresses, bring it up, add its default route and its static routes, exactly as
+//! configured (no DHCP). Every step is reported, so the console can say what worked.
+
+use crate::appliance::config::{Cidr, Interface};
+use neli::consts::nl::{NlmF, NlmFFlags};
+use neli::consts::rtnl::{
+    Arphrd, Ifa, IfaF, IfaFFlags, Iff, IffFlags, RtAddrFamily, RtScope, RtTable, Rta, Rtm,
+    RtmFFlags, Rtn, Rtprot,
+};
+use neli::consts::socket::NlFamily;
+use neli::err::NlError;
+use neli::nl::{NlPayload, Nlmsghdr};
+use neli::rtnl::{Ifaddrmsg, Ifinfomsg, Rtattr, Rtmsg};
+use neli::socket::NlSocketHandle;
+use neli::types::{Buffer, RtBuffer};
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Metric of the first interface's default route; later interfaces get higher ones,
+/// so every configured gateway is installed and the first configured one wins.
+const DEFAULT_ROUTE_METRIC: u32 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetlinkError {
+    #[error("cannot open a netlink socket: {0}")]
+    Open(std::io::Error),
+    #[error("netlink request failed: {0}")]
+    Request(String),
+    #[error("{0}")]
+    Kernel(std::io::Error),
+}
+
+/// One step of bringing an interface up, and how it went.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Step {
+    /// "link up", "address 192.0.2.10/24", "default via 192.0.2.1", "route 10.0.0.0/8 via ..".
+    pub action: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What recovery did to one configured interface.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InterfaceResult {
+    pub name: String,
+    pub management: bool,
+    /// Every step succeeded.
+    pub ok: bool,
+    /// The addresses that are now configured on it.
+    pub addresses: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+/// A route-netlink socket that sends one request at a time and waits for its ack.
+pub struct Netlink {
+    sock: NlSocketHandle,
+}
+
+impl Netlink {
+    pub fn open() -> Result<Netlink, NetlinkError> {
+        let sock =
+            NlSocketHandle::connect(NlFamily::Route, None, &[]).map_err(NetlinkError::Open)?;
+        Ok(Netlink { sock })
+    }
+
+    fn request<P>(&mut self, ty: Rtm, extra: &[NlmF], payload: P) -> Result<(), NetlinkError>
+    where
+        P: neli::ToBytes + neli::Size + std::fmt::Debug,
+    {
+        let mut flags = vec![NlmF::Request, NlmF::Ack];
+        flags.extend_from_slice(extra);
+        let msg = Nlmsghdr::new(
+            None,
+            ty,
+            NlmFFlags::new(&flags),
+            None,
+            None,
+            NlPayload::Payload(payload),
+        );
+        self.sock
+            .send(msg)
+            .map_err(|e| NetlinkError::Request(e.to_string()))?;
+        loop {
+            match self.sock.recv::<Rtm, Buffer>() {
+                Ok(Some(m)) => {
+                    if let NlPayload::Ack(_) = m.nl_payload {
+                        return Ok(());
+                    }
+                }
+                Ok(None) => return Err(NetlinkError::Request("no answer from the kernel".into())),
+                Err(NlError::Nlmsgerr(e)) => {
+                    return Err(NetlinkError::Kernel(std::io::Error::from_raw_os_error(
+                        -e.error,
+                    )));
+                }
+                Err(e) => return Err(NetlinkError::Request(e.to_string())),
+            }
+        }
+    }
+
+    /// Sets the link administratively up.
+    pub fn link_up(&mut self, index: i32) -> Result<(), NetlinkError> {
+        let msg = Ifinfomsg::new(
+            RtAddrFamily::Unspecified,
+            Arphrd::UnrecognizedConst(0),
+            index,
+            IffFlags::new(&[Iff::Up]),
+            IffFlags::new(&[Iff::Up]),
+            RtBuffer::new(),
+        );
+        self.request(Rtm::Newlink, &[], msg)
+    }
+
+    /// Adds an address (an address that is already there counts as added).
+    pub fn add_address(&mut self, index: i32, cidr: Cidr) -> Result<(), NetlinkError> {
+        let (family, bytes, flags) = match cidr.addr {
+            IpAddr::V4(a) => (RtAddrFamily::Inet, a.octets().to_vec(), IfaFFlags::empty()),
+            // No duplicate address detection: sshd must bind at once, not in 2 s.
+            IpAddr::V6(a) => (
+                RtAddrFamily::Inet6,
+                a.octets().to_vec(),
+                IfaFFlags::new(&[IfaF::Nodad]),
+            ),
+        };
+        let mut attrs = RtBuffer::new();
+        attrs.push(attr(Ifa::Local, &bytes)?);
+        attrs.push(attr(Ifa::Address, &bytes)?);
+        let msg = Ifaddrmsg {
+            ifa_family: family,
+            ifa_prefixlen: cidr.prefix,
+            ifa_flags: flags,
+            ifa_scope: 0,
+            ifa_index: index,
+            rtattrs: attrs,
+        };
+        match self.request(Rtm::Newaddr, &[NlmF::Create, NlmF::Replace], msg) {
+            Err(NetlinkError::Kernel(e)) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Adds (or replaces) a route through `via` on interface `index`; `to` None is
+    /// the default route.
+    pub fn add_route(
+        &mut self,
+        index: i32,
+        to: Option<Cidr>,
+        via: IpAddr,
+        metric: Option<u32>,
+    ) -> Result<(), NetlinkError> {
+        let family = match via {
+            IpAddr::V4(_) => RtAddrFamily::Inet,
+            IpAddr::V6(_) => RtAddrFamily::Inet6,
+        };
+        let mut attrs = RtBuffer::new();
+        let mut dst_len = 0;
+        if let Some(dst) = to {
+            if dst.addr.is_ipv4() != via.is_ipv4() {
+                return Err(NetlinkError::Request(format!(
+                    "route to {dst} via {via} mixes IPv4 and IPv6"
+                )));
+            }
+            dst_len = dst.prefix;
+            attrs.push(attr(Rta::Dst, &ip_bytes(network(dst)))?);
+        }
+        attrs.push(attr(Rta::Gateway, &ip_bytes(via))?);
+        attrs.push(attr(Rta::Oif, &(index as u32).to_ne_bytes())?);
+        if let Some(m) = metric {
+            attrs.push(attr(Rta::Priority, &m.to_ne_bytes())?);
+        }
+        let msg = Rtmsg {
+            rtm_family: family,
+            rtm_dst_len: dst_len,
+            rtm_src_len: 0,
+            rtm_tos: 0,
+            rtm_table: RtTable::Main,
+            rtm_protocol: Rtprot::Static,
+            rtm_scope: RtScope::Universe,
+            rtm_type: Rtn::Unicast,
+            rtm_flags: RtmFFlags::empty(),
+            rtattrs: attrs,
+        };
+        self.request(Rtm::Newroute, &[NlmF::Create, NlmF::Replace], msg)
+    }
+}
+
+fn attr<T>(ty: T, bytes: &[u8]) -> Result<Rtattr<T, Buffer>, NetlinkError>
+where
+    T: neli::consts::rtnl::RtaType,
+{
+    Rtattr::new(None, ty, Buffer::from(bytes)).map_err(|e| NetlinkError::Request(e.to_string()))
+}
+
+fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+/// The network address of a prefix (the kernel refuses host bits in a route).
+fn network(c: Cidr) -> IpAddr {
+    match c.addr {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(c.prefix)).unwrap_or(0);
+            IpAddr::V4((a.to_bits() & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(c.prefix))
+                .unwrap_or(0);
+            IpAddr::V6((a.to_bits() & mask).into())
+        }
+    }
+}
+
+/// The kernel's index of an interface name, or why there is none.
+pub fn if_index(name: &str) -> Result<i32, String> {
+    nix::net::if_::if_nametoindex(name)
+        .map(|i| i as i32)
+        .map_err(|e| format!("interface \"{name}\" not found ({e})"))
+}
+
+fn step(action: String, r: Result<(), NetlinkError>) -> Step {
+    match r {
+        Ok(()) => Step {
+            action,
+            ok: true,
+            error: None,
+        },
+        Err(e) => Step {
+            action,
+            ok: false,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// Has the kernel announce the interface's addresses when it comes up (gratuitous
+/// ARP, unsolicited neighbour advertisement). A support host that already tried to
+/// reach the box holds a failed neighbour entry and would otherwise retry only after
+/// a second or more. Best effort: the sysctls are missing without IPv6, say.
+fn announce_on_up(name: &str) {
+    for p in [
+        format!("/proc/sys/net/ipv4/conf/{name}/arp_notify"),
+        format!("/proc/sys/net/ipv6/conf/{name}/ndisc_notify"),
+    ] {
+        if let Err(e) = std::fs::write(&p, b"1") {
+            log::info!("recovery: cannot set {p}: {e}");
+        }
+    }
+}
+
+/// Brings one configured interface up; `position` orders default-route metrics.
+pub fn bring_up(nl: &mut Netlink, iface: &Interface, position: usize) -> InterfaceResult {
+    let mut res = InterfaceResult {
+        name: iface.name.clone(),
+        management: iface.management,
+        ok: false,
+        addresses: Vec::new(),
+        steps: Vec::new(),
+    };
+    let index = match if_index(&iface.name) {
+        Ok(i) => i,
+        Err(e) => {
+            res.steps.push(Step {
+                action: "find interface".into(),
+                ok: false,
+                error: Some(e),
+            });
+            return res;
+        }
+    };
+    announce_on_up(&iface.name);
+    // Addresses before the link goes up, so the up event announces them.
+    for c in iface.cidrs() {
+        let s = step(format!("address {c}"), nl.add_address(index, c));
+        if s.ok {
+            res.addresses.push(c.to_string());
+        }
+        res.steps.push(s);
+    }
+    res.steps.push(step("link up".into(), nl.link_up(index)));
+    if let Some(gw) = iface.gateway {
+        let metric = DEFAULT_ROUTE_METRIC + position as u32;
+        res.steps.push(step(
+            format!("default via {gw}"),
+            nl.add_route(index, None, gw, Some(metric)),
+        ));
+    }
+    for r in &iface.routes {
+        let action = format!("route {} via {}", r.to, r.via);
+        let result = match r.to.parse::<Cidr>() {
+            Ok(to) => nl.add_route(index, Some(to), r.via, None),
+            Err(e) => Err(NetlinkError::Request(e)),
+        };
+        res.steps.push(step(action, result));
+    }
+    res.ok = res.steps.iter().all(|s| s.ok);
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_clears_host_bits() {
+        let c: Cidr = "10.1.2.3/8".parse().unwrap();
+        assert_eq!(network(c), "10.0.0.0".parse::<IpAddr>().unwrap());
+        let c: Cidr = "2001:db8::5/32".parse().unwrap();
+        assert_eq!(network(c), "2001:db8::".parse::<IpAddr>().unwrap());
+        let c: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert_eq!(network(c), "0.0.0.0".parse::<IpAddr>().unwrap());
+    }
+}

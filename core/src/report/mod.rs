@@ -1,0 +1,3 @@
+//! What `status` and `cluster plan` report.
+pub mod cluster;
+pub mod status;

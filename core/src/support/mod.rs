@@ -1,0 +1,2 @@
+//! What leaves the box for support: the bundle, secrets redacted.
+pub mod bundle;

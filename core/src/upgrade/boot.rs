@@ -1,0 +1,755 @@
+//! The boot phase (`boot`, run by init on every boot): which slot booted, whether this
+//! is the trial boot of new firmware, phase-1 migration, health check, then commit,
+//! roll back or hand over to recovery. It reads the journal and the boot environment
+//! to learn where an interrupted upgrade was, so a power cut at any instant ends in
+//! a good slot.
+//!
+//! Ordering rules that make every instant safe:
+//! - before the first irreversible step, the boot environment is changed to keep
+//!   booting the new slot, then the journal records the point of no return;
+//! - a rollback is journalled first, then the boot environment changed;
+//! - a commit changes the boot environment first, then journals; a boot that finds
+//!   all steps done but no commit simply commits again.
+
+use crate::appliance::config::Config;
+use crate::appliance::durable::write_atomic;
+use crate::appliance::root::ApplianceRoot;
+use crate::slots::grubenv::{GrubEnv, MAX_TRIES};
+use crate::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus, booted_slot};
+use crate::upgrade::activate::{slot_path, staged_dir, staged_manifest};
+use crate::upgrade::journal::{Event, Journal, Target, UpgradeState};
+use crate::upgrade::killpoint;
+use crate::upgrade::progress::Progress;
+use crate::upgrade::reboot::Reboot;
+use crate::upgrade::steps::{StepLine, run_step};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum BootOutcome {
+    /// An ordinary boot.
+    Normal,
+    /// The new firmware passed phase 1 and the health check.
+    Committed { version: String },
+    /// The new firmware failed; the old slot boots again.
+    RolledBack { reason: String },
+    /// Neither works safely: recovery mode takes over.
+    RecoveryRequired { reason: String },
+    /// An activation was cut short; the slot it was writing is not armed.
+    ActivationInterrupted { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BootReport {
+    pub booted: SlotName,
+    pub running_version: Option<String>,
+    #[serde(flatten)]
+    pub outcome: BootOutcome,
+    /// What the operator reads.
+    pub message: String,
+}
+
+/// The phase-1 checkpoint of the running step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Phase1Checkpoint {
+    sha256: String,
+    index: usize,
+    checkpoint: String,
+}
+
+fn checkpoint_path(root: &ApplianceRoot) -> std::path::PathBuf {
+    root.state_dir().join("phase1-checkpoint.json")
+}
+
+// ---- wiring points for the other branches (the lead connects them at merge) ----
+
+/// The boot log server (SPEC §7) on the configured addresses for the whole boot
+/// phase; the handle stops it when dropped. A failure to listen is logged, never fatal.
+fn start_log_server(
+    root: &ApplianceRoot,
+    config: Option<&Config>,
+) -> Option<crate::logserver::LogServerHandle> {
+    let listen = config.map(|c| c.web.listen.clone()).unwrap_or_default();
+    if listen.is_empty() {
+        return None;
+    }
+    match crate::logserver::spawn(root.clone(), listen.clone()) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            log::warn!("boot log server: cannot listen on {listen:?}: {e}");
+            None
+        }
+    }
+}
+
+/// Recovery hand-over. The journal and progress.json already say "recovery required"
+/// (on every boot until the state is cleared) and `boot` exits 1. Recovery mode is
+/// entered here: interfaces up, key-only sshd unless sealed (it outlives this
+/// process), the support bundle, recovery.json. On an appliance init then runs
+/// `upgrade-console recover`, which supervises sshd and keeps the log server up. A
+/// demo or test root in the host's network namespace is kept off the host's
+/// network by `recovery::host_guard`.
+fn hand_over_to_recovery(root: &ApplianceRoot, config: Option<&Config>, reason: &str) {
+    log::error!("RECOVERY REQUIRED: {reason}; recovery mode takes over");
+    let Some(config) = config else {
+        log::error!(
+            "recovery: the configuration did not load, so interfaces cannot be brought up; fix appliance.toml and run `upgrade-console recover`"
+        );
+        return;
+    };
+    match crate::recovery::enter(root, config, reason) {
+        Ok(report) => {
+            for line in crate::recovery::render_text(&report).lines() {
+                log::info!("recovery: {line}");
+            }
+        }
+        Err(e) => {
+            log::error!("recovery could not be entered: {e:#}; run `upgrade-console recover`")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+
+struct Ctx<'a> {
+    root: &'a ApplianceRoot,
+    config: Option<Config>,
+    booted: SlotName,
+    journal: Journal,
+    reboot: &'a dyn Reboot,
+}
+
+/// Runs the boot phase for the slot named in `proc/cmdline`.
+pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> anyhow::Result<BootReport> {
+    // One boot phase at a time (init restarting it must not run phase 1 twice).
+    std::fs::create_dir_all(root.state_dir())?;
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.state_dir().join("boot.lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| anyhow::anyhow!("the boot phase is already running ({e})"))?;
+    let booted = booted_slot(root);
+    let config = match Config::load(root) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            log::error!("boot: {e}");
+            None
+        }
+    };
+    let _log_server = start_log_server(root, config.as_ref());
+    log::info!("boot: booted from slot {booted}");
+    let journal = match Journal::open(root) {
+        Ok(j) => j,
+        Err(e) => {
+            // The state cannot be trusted: change nothing, ask for help.
+            let reason = e.to_string();
+            set_progress(
+                root,
+                "recovery",
+                "",
+                1.0,
+                false,
+                false,
+                &reason,
+                Some("recovery"),
+            );
+            hand_over_to_recovery(root, config.as_ref(), &reason);
+            return Ok(report(
+                root,
+                booted,
+                BootOutcome::RecoveryRequired { reason },
+            ));
+        }
+    };
+    if let Some(t) = &journal.torn_tail {
+        log::warn!("boot: the last journal record is damaged and ignored ({t})");
+    }
+    let mut ctx = Ctx {
+        root,
+        config,
+        booted,
+        journal,
+        reboot,
+    };
+    let state = ctx.journal.state();
+    log::info!("boot: upgrade state: {}", state.describe());
+    let outcome = match state {
+        UpgradeState::Activated { target } if target.slot == booted => {
+            ctx.journal.append(Event::TrialBoot { slot: booted })?;
+            ctx.trial(&target, 0, false)?
+        }
+        UpgradeState::Trial {
+            target, steps_done, ..
+        } if target.slot == booted => ctx.trial(&target, steps_done, false)?,
+        UpgradeState::PointOfNoReturn {
+            target, steps_done, ..
+        } if target.slot == booted => ctx.trial(&target, steps_done, true)?,
+        UpgradeState::Activated { target } => {
+            let env = load_env(root, booted);
+            if env.ok(target.slot) && env.tries(target.slot) >= MAX_TRIES {
+                ctx.rolled_back_here(
+                    &target,
+                    format!(
+                        "the trial boot of firmware {} on slot {} did not come up",
+                        target.version, target.slot
+                    ),
+                )?
+            } else if !env.ok(target.slot) {
+                ctx.interrupted(
+                    &target,
+                    "the activation was cut short before the slot was armed",
+                )?
+            } else {
+                // Armed and not tried yet (the boot loader was told otherwise): keep it.
+                ctx.normal(&env)?;
+                BootOutcome::Normal
+            }
+        }
+        UpgradeState::Trial { target, .. } => ctx.rolled_back_here(
+            &target,
+            format!(
+                "the trial boot of firmware {} on slot {} was interrupted during phase 1",
+                target.version, target.slot
+            ),
+        )?,
+        UpgradeState::PointOfNoReturn { target, .. } => {
+            let reason = format!(
+                "firmware {} on slot {} stopped booting after an irreversible migration step began; the old firmware on slot {} cannot use the migrated data",
+                target.version, target.slot, booted
+            );
+            ctx.recovery(Some(&target), reason, false)?
+        }
+        UpgradeState::Activating { target, .. } => ctx.interrupted(
+            &target,
+            "the activation was cut short while writing the slot",
+        )?,
+        UpgradeState::Committed { slot, version, .. } if slot != booted => {
+            let reason = format!(
+                "the committed firmware {version} on slot {slot} failed to boot {MAX_TRIES} times; the appliance fell back to slot {booted}"
+            );
+            ctx.recovery(None, reason, false)?
+        }
+        UpgradeState::RecoveryRequired { reason, .. } => {
+            let env = load_env(root, booted);
+            ctx.normal(&env)?;
+            set_progress(
+                root,
+                "recovery",
+                "",
+                1.0,
+                false,
+                false,
+                &reason,
+                Some("recovery"),
+            );
+            hand_over_to_recovery(root, ctx.config.as_ref(), &reason);
+            BootOutcome::RecoveryRequired { reason }
+        }
+        UpgradeState::Idle
+        | UpgradeState::Committed { .. }
+        | UpgradeState::RolledBack { .. }
+        | UpgradeState::ActivationFailed { .. } => {
+            let mut env = load_env(root, booted);
+            if let UpgradeState::RolledBack { slot, .. }
+            | UpgradeState::ActivationFailed { slot, .. } = &state
+                && *slot != booted
+                && env.ok(*slot)
+            {
+                env.set_ok(*slot, false);
+                env.set_tries(*slot, 0);
+            }
+            ctx.normal(&env)?;
+            BootOutcome::Normal
+        }
+    };
+    let r = report(root, booted, outcome);
+    log::info!("boot: {}", r.message);
+    Ok(r)
+}
+
+fn report(root: &ApplianceRoot, booted: SlotName, outcome: BootOutcome) -> BootReport {
+    let running = SlotStatus::load(root)
+        .ok()
+        .and_then(|s| s.get(booted).version)
+        .map(|v| v.to_string());
+    let message = match &outcome {
+        BootOutcome::Committed { version } => format!(
+            "firmware {version} is running and committed; slot {} keeps the previous firmware as a fallback; phase 2 (the `phase2` service) finishes the migration in the background",
+            booted.other()
+        ),
+        BootOutcome::RolledBack { reason } => match crate::upgrade::journal::current_state(root) {
+            Ok(UpgradeState::RolledBack { slot, to, .. }) if slot == booted => format!(
+                "{reason}; rolling back: slot {to} (firmware {}) boots again",
+                SlotStatus::load(root)
+                    .ok()
+                    .and_then(|s| s.get(to).version)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "(unknown)".into())
+            ),
+            _ => after_boot_message(root).unwrap_or_else(|| reason.clone()),
+        },
+        _ => after_boot_message(root).unwrap_or_else(|| {
+            format!(
+                "running firmware {} from slot {booted}",
+                running.as_deref().unwrap_or("(unknown)")
+            )
+        }),
+    };
+    BootReport {
+        booted,
+        running_version: running,
+        outcome,
+        message,
+    }
+}
+
+/// After boot: whether the running firmware is the one the last upgrade installed,
+/// and if not, what happened and what to do. For `status` and the console.
+pub fn after_boot_message(root: &ApplianceRoot) -> Option<String> {
+    let state = crate::upgrade::journal::current_state(root).ok()?;
+    let booted = booted_slot(root);
+    let running = SlotStatus::load(root).ok()?.get(booted).version;
+    let running_s = running
+        .as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "(unknown)".into());
+    match state {
+        UpgradeState::RolledBack {
+            version, reason, ..
+        } => Some(format!(
+            "The upgrade{} was rolled back: {reason}. The appliance runs firmware {running_s} from slot {booted}. Create a support bundle (`upgrade-console bundle`) and send it to support before trying again.",
+            version.map(|v| format!(" to {v}")).unwrap_or_default()
+        )),
+        UpgradeState::Committed { version, .. } if Some(&version) == running.as_ref() => {
+            Some(format!("firmware {version} is running and committed"))
+        }
+        UpgradeState::Committed { version, .. } => Some(format!(
+            "The upgrade to {version} did not take: the appliance runs {running_s} from slot {booted}. Create a support bundle (`upgrade-console bundle`) and contact support."
+        )),
+        UpgradeState::RecoveryRequired { reason, .. } => Some(format!(
+            "Recovery required: {reason}. Recovery mode gives support access; a support bundle is ready with `upgrade-console bundle`."
+        )),
+        UpgradeState::ActivationFailed { reason, .. } => Some(format!(
+            "The last activation did not finish ({reason}); the appliance runs {running_s}. Activate the firmware again when ready."
+        )),
+        _ => None,
+    }
+}
+
+/// The boot environment; a damaged or missing one is rebuilt around the booted slot
+/// (the slot that just came up is certainly bootable).
+fn load_env(root: &ApplianceRoot, booted: SlotName) -> GrubEnv {
+    match GrubEnv::load(&root.grubenv()) {
+        Ok(e) => e,
+        Err(e) => {
+            log::warn!("boot: {e}; rebuilding it for slot {booted}");
+            let mut env = GrubEnv::initial(booted);
+            if let Ok(st) = SlotStatus::load(root)
+                && st.get(booted.other()).state == SlotState::Good
+            {
+                env.set_ok(booted.other(), true);
+            }
+            env
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn set_progress(
+    root: &ApplianceRoot,
+    stage: &str,
+    step: &str,
+    fraction: f64,
+    rollback_possible: bool,
+    do_not_power_off: bool,
+    message: &str,
+    outcome: Option<&str>,
+) {
+    let mut p = Progress {
+        operation: "boot".into(),
+        stage: stage.into(),
+        step: step.into(),
+        fraction,
+        rollback_possible,
+        do_not_power_off,
+        message: message.into(),
+        outcome: outcome.map(String::from),
+        ..Progress::default()
+    };
+    if let Err(e) = p.save(root) {
+        log::warn!("cannot write progress: {e}");
+    }
+}
+
+impl Ctx<'_> {
+    fn save_env(&self, env: &GrubEnv, point: &str) -> anyhow::Result<()> {
+        env.save(&self.root.grubenv())?;
+        killpoint::hit(point);
+        Ok(())
+    }
+
+    fn set_slot(&self, slot: SlotName, f: impl FnOnce(&mut SlotRecord)) -> anyhow::Result<()> {
+        let mut st = SlotStatus::load(self.root)?;
+        let mut rec = st.get(slot);
+        f(&mut rec);
+        rec.changed = Some(crate::appliance::console_log::now_rfc3339());
+        st.slots.insert(slot, rec);
+        st.save(self.root)?;
+        killpoint::hit("slot-status");
+        Ok(())
+    }
+
+    /// An ordinary boot: the booted slot came up, so its attempts start again.
+    fn normal(&self, env: &GrubEnv) -> anyhow::Result<()> {
+        let mut env = env.clone();
+        env.set_tries(self.booted, 0);
+        if !env.ok(self.booted) {
+            env.set_ok(self.booted, true);
+        }
+        if Some(&env) != GrubEnv::load(&self.root.grubenv()).ok().as_ref() {
+            self.save_env(&env, "grubenv:normal")?;
+        }
+        Ok(())
+    }
+
+    /// The trial boot of `t` (or its resumption after a power cut).
+    fn trial(
+        &mut self,
+        t: &Target,
+        steps_done: usize,
+        mut ponr: bool,
+    ) -> anyhow::Result<BootOutcome> {
+        let manifest = match staged_manifest(self.root, &t.sha256) {
+            Ok(m) => m,
+            Err(e) => return self.failed(t, ponr, format!("{e:#}")),
+        };
+        let staged = staged_dir(self.root, &t.sha256);
+        let steps = &manifest.phase1;
+        let total: f64 = steps.iter().map(|s| s.weight as f64).sum::<f64>().max(1.0);
+        let done_weight =
+            |k: usize| steps.iter().take(k).map(|s| s.weight as f64).sum::<f64>() / total;
+        log::info!(
+            "boot: trial boot of firmware {} on slot {}: {} phase-1 step(s), {} done",
+            t.version,
+            t.slot,
+            steps.len(),
+            steps_done
+        );
+        for (k, step) in steps.iter().enumerate().skip(steps_done) {
+            if step.irreversible && !ponr {
+                let mut env = load_env(self.root, self.booted);
+                env.set_order(t.slot);
+                env.set_ok(t.slot, true);
+                env.set_tries(t.slot, 0);
+                self.save_env(&env, "grubenv:point-of-no-return")?;
+                self.journal.append(Event::PointOfNoReturn {
+                    index: k,
+                    name: step.name.clone(),
+                })?;
+                ponr = true;
+                log::warn!(
+                    "boot: step \"{}\" is irreversible: from here on there is no rollback",
+                    step.name
+                );
+            }
+            log::info!(
+                "phase 1: step {} of {}: {}{}",
+                k + 1,
+                steps.len(),
+                step.name,
+                if ponr {
+                    " (no rollback from here on)"
+                } else {
+                    ""
+                }
+            );
+            self.journal.append(Event::StepStarted {
+                index: k,
+                name: step.name.clone(),
+                irreversible: step.irreversible,
+            })?;
+            let cp = std::fs::read(checkpoint_path(self.root))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Phase1Checkpoint>(&b).ok())
+                .filter(|c| c.sha256 == t.sha256 && c.index == k)
+                .map(|c| c.checkpoint);
+            let base = done_weight(k);
+            let span = step.weight as f64 / total;
+            let msg = format!("phase 1: {} - do not power off", step.name);
+            set_progress(
+                self.root, "phase1", &step.name, base, !ponr, true, &msg, None,
+            );
+            let mut last = Instant::now();
+            let mut last_logged = Instant::now();
+            let root = self.root;
+            let sha = t.sha256.clone();
+            let name = step.name.clone();
+            let outcome = run_step(
+                self.root,
+                &staged,
+                step,
+                cp.as_deref(),
+                &mut |line| match line {
+                    StepLine::Progress { fraction, text } => {
+                        // The log gets a progress line about once a second.
+                        if last_logged.elapsed().as_millis() >= 1000 || fraction >= 1.0 {
+                            last_logged = Instant::now();
+                            log::info!(
+                                "[{name}] {:.0} % {}",
+                                fraction * 100.0,
+                                text.as_deref().unwrap_or("")
+                            );
+                        }
+                        if last.elapsed().as_millis() >= 100 {
+                            last = Instant::now();
+                            let m = text.unwrap_or_else(|| msg.clone());
+                            set_progress(
+                                root,
+                                "phase1",
+                                &name,
+                                base + span * fraction,
+                                !ponr,
+                                true,
+                                &m,
+                                None,
+                            );
+                        }
+                    }
+                    StepLine::Checkpoint(c) => {
+                        let rec = Phase1Checkpoint {
+                            sha256: sha.clone(),
+                            index: k,
+                            checkpoint: c,
+                        };
+                        let bytes = serde_json::to_vec(&rec).unwrap_or_default();
+                        if let Err(e) = write_atomic(&checkpoint_path(root), &bytes) {
+                            log::error!("[{name}] cannot save checkpoint: {e}");
+                        }
+                        killpoint::hit("phase1:checkpoint");
+                    }
+                    StepLine::Log(l) | StepLine::Other(l) => log::info!("[{name}] {l}"),
+                },
+            );
+            match outcome {
+                Ok(o) if o.success => {}
+                Ok(o) => {
+                    let reason = format!("phase-1 step \"{}\" failed ({})", step.name, o.status);
+                    return self.failed(t, ponr, reason);
+                }
+                Err(e) => {
+                    let reason = format!("phase-1 step \"{}\" could not run: {e}", step.name);
+                    return self.failed(t, ponr, reason);
+                }
+            }
+            self.journal.append(Event::StepDone { index: k })?;
+        }
+        set_progress(
+            self.root,
+            "health",
+            "",
+            1.0,
+            !ponr,
+            true,
+            "health check",
+            None,
+        );
+        if let Err(reason) = self.health(t) {
+            return self.failed(t, ponr, format!("health check failed: {reason}"));
+        }
+        self.commit(t)
+    }
+
+    /// Checks that the new firmware can run the appliance before committing it.
+    fn health(&self, t: &Target) -> Result<(), String> {
+        let config = Config::load(self.root).map_err(|e| e.to_string())?;
+        let st = SlotStatus::load(self.root).map_err(|e| e.to_string())?;
+        let rec = st.get(t.slot);
+        if rec.sha256.as_deref() != Some(t.sha256.as_str())
+            || rec.version.as_ref() != Some(&t.version)
+        {
+            return Err(format!(
+                "slot {} is recorded as holding {:?}, not firmware {}",
+                t.slot, rec.version, t.version
+            ));
+        }
+        let dev = slot_path(self.root, &config, t.slot);
+        std::fs::File::open(&dev).map_err(|e| format!("slot device \"{}\": {e}", dev.display()))?;
+        let probe = self.root.state_dir().join(".health-probe");
+        write_atomic(&probe, b"ok").map_err(|e| format!("state directory not writable: {e}"))?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(())
+    }
+
+    fn commit(&mut self, t: &Target) -> anyhow::Result<BootOutcome> {
+        let mut env = load_env(self.root, self.booted);
+        env.set_order(t.slot);
+        env.set_ok(t.slot, true);
+        env.set_tries(t.slot, 0);
+        env.set_tries(t.from, 0);
+        self.save_env(&env, "grubenv:commit")?;
+        self.set_slot(t.slot, |r| r.state = SlotState::Good)?;
+        // Phase 2 of this firmware starts from the beginning once committed.
+        let _ = std::fs::remove_file(self.root.state_dir().join("phase2.json"));
+        self.journal.append(Event::Committed {
+            slot: t.slot,
+            version: t.version,
+            sha256: t.sha256.clone(),
+        })?;
+        let _ = std::fs::remove_file(checkpoint_path(self.root));
+        // Staged files of other images are no longer needed.
+        if let Ok(dirs) = std::fs::read_dir(self.root.state_dir().join("staged")) {
+            for d in dirs.flatten() {
+                if d.file_name() != t.sha256.as_str() {
+                    let _ = std::fs::remove_dir_all(d.path());
+                }
+            }
+        }
+        set_progress(
+            self.root,
+            "commit",
+            "",
+            1.0,
+            false,
+            false,
+            &format!("firmware {} committed", t.version),
+            Some("done"),
+        );
+        log::info!("boot: firmware {} on slot {} committed", t.version, t.slot);
+        Ok(BootOutcome::Committed {
+            version: t.version.to_string(),
+        })
+    }
+
+    /// A failure during the trial boot: roll back if the old slot can take over and
+    /// no irreversible step began, else recovery.
+    fn failed(&mut self, t: &Target, ponr: bool, reason: String) -> anyhow::Result<BootOutcome> {
+        log::error!("boot: {reason}");
+        if ponr {
+            return self.recovery(
+                Some(t),
+                format!("{reason}, after an irreversible migration step began"),
+                true,
+            );
+        }
+        let env = load_env(self.root, self.booted);
+        let old = SlotStatus::load(self.root)?.get(t.from);
+        if !env.ok(t.from) || matches!(old.state, SlotState::Bad | SlotState::Writing) {
+            return self.recovery(
+                Some(t),
+                format!("{reason}, and the old slot {} is not bootable", t.from),
+                true,
+            );
+        }
+        self.journal.append(Event::RolledBack {
+            slot: t.slot,
+            to: t.from,
+            reason: reason.clone(),
+        })?;
+        let mut env = env;
+        env.set_order(t.from);
+        env.set_ok(t.slot, false);
+        env.set_tries(t.slot, 0);
+        env.set_tries(t.from, 0);
+        self.save_env(&env, "grubenv:rollback")?;
+        self.set_slot(t.slot, |r| r.state = SlotState::Bad)?;
+        set_progress(
+            self.root,
+            "rollback",
+            "",
+            1.0,
+            true,
+            false,
+            &format!("{reason}; rolling back to slot {}", t.from),
+            Some("rolled-back"),
+        );
+        log::warn!("boot: rolling back to slot {}: rebooting", t.from);
+        self.reboot.reboot(self.root)?;
+        Ok(BootOutcome::RolledBack { reason })
+    }
+
+    /// Running on the old slot after the new one's trial failed: record the rollback.
+    fn rolled_back_here(&mut self, t: &Target, reason: String) -> anyhow::Result<BootOutcome> {
+        log::warn!("boot: {reason}; staying on slot {}", self.booted);
+        self.journal.append(Event::RolledBack {
+            slot: t.slot,
+            to: self.booted,
+            reason: reason.clone(),
+        })?;
+        let mut env = load_env(self.root, self.booted);
+        env.set_order(self.booted);
+        env.set_ok(t.slot, false);
+        env.set_tries(t.slot, 0);
+        self.normal(&env)?;
+        self.set_slot(t.slot, |r| r.state = SlotState::Bad)?;
+        set_progress(
+            self.root,
+            "rollback",
+            "",
+            1.0,
+            true,
+            false,
+            &reason,
+            Some("rolled-back"),
+        );
+        Ok(BootOutcome::RolledBack { reason })
+    }
+
+    fn interrupted(&mut self, t: &Target, why: &str) -> anyhow::Result<BootOutcome> {
+        let reason = format!("{why}; activate firmware {} again", t.version);
+        log::warn!("boot: {reason}");
+        self.journal.append(Event::ActivationFailed {
+            slot: t.slot,
+            reason: reason.clone(),
+        })?;
+        let mut env = load_env(self.root, self.booted);
+        env.set_ok(t.slot, false);
+        env.set_tries(t.slot, 0);
+        env.set_order(self.booted);
+        self.normal(&env)?;
+        self.set_slot(t.slot, |r| {
+            if r.state != SlotState::Good {
+                r.state = SlotState::Bad;
+            }
+        })?;
+        Ok(BootOutcome::ActivationInterrupted { reason })
+    }
+
+    /// Rollback is impossible: keep booting this slot and hand over to recovery.
+    fn recovery(
+        &mut self,
+        t: Option<&Target>,
+        reason: String,
+        keep_booted: bool,
+    ) -> anyhow::Result<BootOutcome> {
+        self.journal.append(Event::RecoveryRequired {
+            reason: reason.clone(),
+        })?;
+        let mut env = load_env(self.root, self.booted);
+        if keep_booted {
+            env.set_order(self.booted);
+        }
+        self.normal(&env)?;
+        if let Some(t) = t {
+            log::error!(
+                "boot: upgrade to {} on slot {} needs recovery",
+                t.version,
+                t.slot
+            );
+        }
+        set_progress(
+            self.root,
+            "recovery",
+            "",
+            1.0,
+            false,
+            false,
+            &reason,
+            Some("recovery"),
+        );
+        hand_over_to_recovery(self.root, self.config.as_ref(), &reason);
+        Ok(BootOutcome::RecoveryRequired { reason })
+    }
+}

@@ -1,0 +1,761 @@
+//! The upgrade journal, `var/lib/upgrade-console/journal.log`: every state change of an
+//! upgrade as one checksummed record, so that after a power cut at any instant the
+//! console knows where it was. Replaying the records gives [`UpgradeState`].
+//!
+//! Format: one record a line, `SEQ SUM JSON`, where SEQ counts up by one, SUM is the
+//! first 16 hex digits of the SHA-256 of `SEQ JSON`, and JSON is a [`Record`]. Each
+//! append rewrites the file through `durable::write_atomic`, so a record is on disk
+//! whole or not at all. A damaged last line (torn by a failing disk, edited) is
+//! reported and ignored, and dropped by the next append; a damaged record followed by
+//! good ones makes the journal untrustworthy: an error, never a guess.
+//!
+//! Facts recorded by other commands: `verify` calls [`record_verified`] and `check`
+//! calls [`record_check_passed`]; `activate` refuses an image without both.
+
+use crate::appliance::durable::write_atomic;
+use crate::appliance::root::ApplianceRoot;
+use crate::image::manifest::Manifest;
+use crate::image::version::Version;
+use crate::slots::slot_status::SlotName;
+use crate::upgrade::killpoint;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+/// Records kept when the journal is compacted (older upgrades are history only).
+const KEEP_RECORDS: usize = 2000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot read the upgrade journal \"{path}\": {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the upgrade journal \"{path}\" is damaged at line {line} ({problem}) and later records follow it; the upgrade state cannot be trusted: create a support bundle and contact support"
+    )]
+    Corrupt {
+        path: String,
+        line: usize,
+        problem: String,
+    },
+    #[error(
+        "cannot write the upgrade journal \"{path}\": {source}; check free space on the state partition"
+    )]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The upgrade being carried out: which slot gets which firmware, and which slot it
+/// replaces as the running one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// The slot being written / trial-booted.
+    pub slot: SlotName,
+    /// The slot the appliance ran from when the upgrade began (the fallback).
+    pub from: SlotName,
+    pub version: Version,
+    #[serde(default)]
+    pub from_version: Option<Version>,
+    /// Payload SHA-256 (names the staged directory).
+    pub sha256: String,
+}
+
+/// Which file an image was when it was verified: if the same file is activated
+/// unchanged (same device, inode, size, modification and change times), activate
+/// does not need to hash the whole image again; otherwise it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+impl FileId {
+    pub fn of(path: &std::path::Path) -> std::io::Result<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: m
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.mtime_nsec()),
+            ctime_ns: m
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.ctime_nsec()),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// `verify` found the image matches its published hash and its payload hash.
+    Verified {
+        iso_sha256: String,
+        payload_sha256: String,
+        version: Version,
+        #[serde(default)]
+        file: Option<FileId>,
+    },
+    /// `check` (the upgrade test) found no blocker for this image.
+    CheckPassed {
+        #[serde(default)]
+        iso_sha256: Option<String>,
+        payload_sha256: String,
+        version: Version,
+        #[serde(default)]
+        file: Option<FileId>,
+    },
+    /// Writing the slot begins (the slot is disarmed first).
+    ActivateStarted {
+        target: Target,
+    },
+    /// Written, read back with the page cache bypassed, hash matches.
+    SlotWritten {
+        slot: SlotName,
+        sha256: String,
+    },
+    /// Armed: the slot boots once at the next reboot.
+    Activated {
+        target: Target,
+    },
+    /// Activation stopped; the slot is not armed.
+    ActivationFailed {
+        slot: SlotName,
+        reason: String,
+    },
+    /// The trial boot of the new slot began (boot phase).
+    TrialBoot {
+        slot: SlotName,
+    },
+    /// A phase-1 step began.
+    StepStarted {
+        index: usize,
+        name: String,
+        irreversible: bool,
+    },
+    StepDone {
+        index: usize,
+    },
+    /// The first irreversible step is about to start: no rollback from here on.
+    PointOfNoReturn {
+        index: usize,
+        name: String,
+    },
+    /// The new slot is good; the old one stays as the fallback.
+    Committed {
+        slot: SlotName,
+        version: Version,
+        sha256: String,
+    },
+    /// The new slot failed and the old one boots again.
+    RolledBack {
+        slot: SlotName,
+        to: SlotName,
+        reason: String,
+    },
+    /// Neither the new slot works nor can the old one be booted safely.
+    RecoveryRequired {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub time: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Where the upgrade is, from the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum UpgradeState {
+    Idle,
+    /// Writing the slot; interrupted if no process is doing it.
+    Activating {
+        target: Target,
+        written: bool,
+    },
+    /// Armed for a trial boot at the next reboot.
+    Activated {
+        target: Target,
+    },
+    /// The trial boot began; `steps_done` phase-1 steps are finished.
+    Trial {
+        target: Target,
+        steps_done: usize,
+        running: Option<usize>,
+    },
+    /// An irreversible step has started: the old firmware can no longer be used.
+    PointOfNoReturn {
+        target: Target,
+        steps_done: usize,
+        running: Option<usize>,
+    },
+    Committed {
+        slot: SlotName,
+        version: Version,
+        sha256: String,
+    },
+    RolledBack {
+        slot: SlotName,
+        to: SlotName,
+        version: Option<Version>,
+        reason: String,
+    },
+    ActivationFailed {
+        slot: SlotName,
+        reason: String,
+    },
+    RecoveryRequired {
+        reason: String,
+        target: Option<Target>,
+    },
+}
+
+impl UpgradeState {
+    /// Whether the firmware the appliance ran before the upgrade can still be booted.
+    pub fn rollback_possible(&self) -> bool {
+        !matches!(
+            self,
+            UpgradeState::PointOfNoReturn { .. }
+                | UpgradeState::RecoveryRequired { .. }
+                | UpgradeState::Committed { .. }
+        )
+    }
+
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            UpgradeState::Activating { target, .. }
+            | UpgradeState::Activated { target }
+            | UpgradeState::Trial { target, .. }
+            | UpgradeState::PointOfNoReturn { target, .. } => Some(target),
+            UpgradeState::RecoveryRequired { target, .. } => target.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// One line for the operator.
+    pub fn describe(&self) -> String {
+        match self {
+            UpgradeState::Idle => "no upgrade in progress".into(),
+            UpgradeState::Activating { target, .. } => format!(
+                "writing firmware {} to slot {} (interrupted if no activate is running)",
+                target.version, target.slot
+            ),
+            UpgradeState::Activated { target } => format!(
+                "firmware {} is in slot {} and boots once after the next reboot",
+                target.version, target.slot
+            ),
+            UpgradeState::Trial {
+                target, steps_done, ..
+            } => format!(
+                "trial boot of firmware {} on slot {}: {} phase-1 step(s) done; rollback possible",
+                target.version, target.slot, steps_done
+            ),
+            UpgradeState::PointOfNoReturn {
+                target, steps_done, ..
+            } => format!(
+                "firmware {} on slot {}: irreversible migration under way ({} step(s) done); rollback no longer possible",
+                target.version, target.slot, steps_done
+            ),
+            UpgradeState::Committed { slot, version, .. } => {
+                format!("firmware {version} on slot {slot} is committed")
+            }
+            UpgradeState::RolledBack {
+                slot,
+                to,
+                version,
+                reason,
+            } => format!(
+                "the upgrade{} was rolled back to slot {to} (slot {slot} failed: {reason})",
+                version
+                    .as_ref()
+                    .map(|v| format!(" to {v}"))
+                    .unwrap_or_default()
+            ),
+            UpgradeState::ActivationFailed { slot, reason } => {
+                format!("activation of slot {slot} stopped: {reason}")
+            }
+            UpgradeState::RecoveryRequired { reason, .. } => {
+                format!("recovery required: {reason}")
+            }
+        }
+    }
+
+    fn apply(self, ev: &Event) -> UpgradeState {
+        use UpgradeState as S;
+        match (self, ev) {
+            // Facts about images do not move the upgrade.
+            (s, Event::Verified { .. } | Event::CheckPassed { .. }) => s,
+            (_, Event::ActivateStarted { target }) => S::Activating {
+                target: target.clone(),
+                written: false,
+            },
+            (S::Activating { target, .. }, Event::SlotWritten { slot, .. })
+                if *slot == target.slot =>
+            {
+                S::Activating {
+                    target,
+                    written: true,
+                }
+            }
+            (_, Event::Activated { target }) => S::Activated {
+                target: target.clone(),
+            },
+            (_, Event::ActivationFailed { slot, reason }) => S::ActivationFailed {
+                slot: *slot,
+                reason: reason.clone(),
+            },
+            (S::Activated { target }, Event::TrialBoot { slot }) if *slot == target.slot => {
+                S::Trial {
+                    target,
+                    steps_done: 0,
+                    running: None,
+                }
+            }
+            (
+                S::Trial {
+                    target, steps_done, ..
+                },
+                Event::StepStarted { index, .. },
+            ) => S::Trial {
+                target,
+                steps_done,
+                running: Some(*index),
+            },
+            (
+                S::PointOfNoReturn {
+                    target, steps_done, ..
+                },
+                Event::StepStarted { index, .. },
+            ) => S::PointOfNoReturn {
+                target,
+                steps_done,
+                running: Some(*index),
+            },
+            (
+                S::Trial {
+                    target, steps_done, ..
+                },
+                Event::StepDone { index },
+            ) => S::Trial {
+                target,
+                steps_done: steps_done.max(index + 1),
+                running: None,
+            },
+            (
+                S::PointOfNoReturn {
+                    target, steps_done, ..
+                },
+                Event::StepDone { index },
+            ) => S::PointOfNoReturn {
+                target,
+                steps_done: steps_done.max(index + 1),
+                running: None,
+            },
+            (
+                S::Trial {
+                    target, steps_done, ..
+                }
+                | S::PointOfNoReturn {
+                    target, steps_done, ..
+                },
+                Event::PointOfNoReturn { .. },
+            ) => S::PointOfNoReturn {
+                target,
+                steps_done,
+                running: None,
+            },
+            (
+                _,
+                Event::Committed {
+                    slot,
+                    version,
+                    sha256,
+                },
+            ) => S::Committed {
+                slot: *slot,
+                version: *version,
+                sha256: sha256.clone(),
+            },
+            (s, Event::RolledBack { slot, to, reason }) => S::RolledBack {
+                slot: *slot,
+                to: *to,
+                version: s.target().map(|t| t.version),
+                reason: reason.clone(),
+            },
+            (s, Event::RecoveryRequired { reason }) => S::RecoveryRequired {
+                reason: reason.clone(),
+                target: s.target().cloned(),
+            },
+            // An event that does not fit the state (e.g. a step record with no trial
+            // boot) means the journal does not describe one consistent upgrade.
+            (s, ev) => S::RecoveryRequired {
+                reason: format!(
+                    "the upgrade journal records \"{}\" in state \"{}\"",
+                    event_name(ev),
+                    s.describe()
+                ),
+                target: s.target().cloned(),
+            },
+        }
+    }
+}
+
+fn event_name(ev: &Event) -> String {
+    serde_json::to_value(ev)
+        .ok()
+        .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(String::from))
+        .unwrap_or_default()
+}
+
+fn checksum(seq: u64, json: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(seq.to_string().as_bytes());
+    h.update(b" ");
+    h.update(json.as_bytes());
+    hex::encode(&h.finalize()[..8])
+}
+
+/// The journal as read from disk.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+    records: Vec<(u64, Record)>,
+    /// A damaged last line was found and ignored.
+    pub torn_tail: Option<String>,
+}
+
+impl Journal {
+    pub fn path(root: &ApplianceRoot) -> PathBuf {
+        root.state_dir().join("journal.log")
+    }
+
+    pub fn open(root: &ApplianceRoot) -> Result<Journal, JournalError> {
+        let path = Self::path(root);
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(JournalError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        Self::parse(path, &text)
+    }
+
+    fn parse(path: PathBuf, bytes: &[u8]) -> Result<Journal, JournalError> {
+        let mut records = Vec::new();
+        let mut torn_tail = None;
+        let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+        for (i, raw) in lines.iter().enumerate() {
+            let last = i + 1 == lines.len();
+            let expect_seq = records.last().map(|(s, _): &(u64, Record)| s + 1);
+            match parse_line(raw, expect_seq) {
+                Ok(r) => records.push(r),
+                Err(problem) if last => torn_tail = Some(format!("line {}: {problem}", i + 1)),
+                Err(problem) => {
+                    return Err(JournalError::Corrupt {
+                        path: path.display().to_string(),
+                        line: i + 1,
+                        problem,
+                    });
+                }
+            }
+        }
+        Ok(Journal {
+            path,
+            records,
+            torn_tail,
+        })
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.records.iter().map(|(_, r)| r)
+    }
+
+    /// Replays the records into the current upgrade state.
+    pub fn state(&self) -> UpgradeState {
+        self.records()
+            .fold(UpgradeState::Idle, |s, r| s.apply(&r.event))
+    }
+
+    /// Appends one record durably. Kill points before and after let the power-cut
+    /// harness stop the process on either side of every state change.
+    pub fn append(&mut self, event: Event) -> Result<(), JournalError> {
+        let name = event_name(&event);
+        killpoint::hit(&format!("journal:{name}:before"));
+        let seq = self.records.last().map(|(s, _)| s + 1).unwrap_or(1);
+        let rec = Record {
+            time: crate::appliance::console_log::now_rfc3339(),
+            event,
+        };
+        let mut records = self.records.clone();
+        records.push((seq, rec));
+        if records.len() > KEEP_RECORDS {
+            records.drain(..records.len() - KEEP_RECORDS);
+        }
+        let mut out = String::new();
+        for (s, r) in &records {
+            let json = serde_json::to_string(r).unwrap_or_default();
+            out.push_str(&format!("{s} {} {json}\n", checksum(*s, &json)));
+        }
+        write_atomic(&self.path, out.as_bytes()).map_err(|source| JournalError::Write {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        self.records = records;
+        self.torn_tail = None;
+        log::info!("journal: {name}");
+        killpoint::hit(&format!("journal:{name}:after"));
+        Ok(())
+    }
+
+    /// Verify and check records for this manifest's payload and version:
+    /// (image SHA-256, file) of each verify, (image SHA-256 if known, file) of each check.
+    #[allow(clippy::type_complexity)]
+    fn image_records(
+        &self,
+        manifest: &Manifest,
+    ) -> (
+        Vec<(String, Option<FileId>)>,
+        Vec<(Option<String>, Option<FileId>)>,
+    ) {
+        let same = |payload: &str, version: &Version| {
+            payload.eq_ignore_ascii_case(&manifest.payload.sha256)
+                && *version == manifest.firmware.version
+        };
+        let mut v = Vec::new();
+        let mut c = Vec::new();
+        for r in self.records() {
+            match &r.event {
+                Event::Verified {
+                    iso_sha256,
+                    payload_sha256,
+                    version,
+                    file,
+                } if same(payload_sha256, version) => {
+                    v.push((iso_sha256.to_ascii_lowercase(), *file))
+                }
+                Event::CheckPassed {
+                    iso_sha256,
+                    payload_sha256,
+                    version,
+                    file,
+                } if same(payload_sha256, version) => {
+                    c.push((iso_sha256.as_ref().map(|h| h.to_ascii_lowercase()), *file))
+                }
+                _ => {}
+            }
+        }
+        (v, c)
+    }
+
+    /// Whether verify and the upgrade test passed for an image with this manifest's
+    /// payload and version (the cheap check made before anything is written).
+    pub fn passed_any(&self, manifest: &Manifest) -> (bool, bool) {
+        let (v, c) = self.image_records(manifest);
+        (!v.is_empty(), !c.is_empty())
+    }
+
+    /// Whether verify and the upgrade test passed for exactly this image: known by
+    /// its SHA-256, or as the same unchanged file (`file`).
+    pub fn passed_exact(
+        &self,
+        manifest: &Manifest,
+        iso_sha256: Option<&str>,
+        file: Option<&FileId>,
+    ) -> (bool, bool) {
+        let (v, c) = self.image_records(manifest);
+        let sha = iso_sha256.map(|h| h.to_ascii_lowercase());
+        let verified: Vec<&(String, Option<FileId>)> = v
+            .iter()
+            .filter(|(h, f)| sha.as_ref() == Some(h) || (file.is_some() && f.as_ref() == file))
+            .collect();
+        let checked = c.iter().any(|(h, f)| {
+            (h.is_some() && (h == &sha || verified.iter().any(|(vh, _)| Some(vh) == h.as_ref())))
+                || (file.is_some() && f.as_ref() == file)
+                // A check of the very file a matching verify saw.
+                || (f.is_some() && verified.iter().any(|(_, vf)| vf == f))
+        });
+        (!verified.is_empty(), checked)
+    }
+}
+
+fn parse_line(raw: &[u8], expect_seq: Option<u64>) -> Result<(u64, Record), String> {
+    let line = raw
+        .strip_suffix(b"\n")
+        .ok_or("the record is cut off (no end of line)")?;
+    let line = std::str::from_utf8(line).map_err(|_| "the record is not text")?;
+    let mut parts = line.splitn(3, ' ');
+    let (Some(seq), Some(sum), Some(json)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("the record has fewer than three fields".into());
+    };
+    let seq: u64 = seq.parse().map_err(|_| format!("bad sequence \"{seq}\""))?;
+    if checksum(seq, json) != sum {
+        return Err(format!("record {seq} fails its checksum"));
+    }
+    if let Some(e) = expect_seq
+        && seq != e
+    {
+        return Err(format!("record {seq} where {e} was expected"));
+    }
+    let rec: Record = serde_json::from_str(json).map_err(|e| format!("record {seq}: {e}"))?;
+    Ok((seq, rec))
+}
+
+/// The current upgrade state of an appliance root.
+pub fn current_state(root: &ApplianceRoot) -> Result<UpgradeState, JournalError> {
+    Ok(Journal::open(root)?.state())
+}
+
+/// For `verify`: the image file `iso` (whose SHA-256 is `iso_sha256`) matched its
+/// published hash and its manifest's payload hash. Call it only when both matched.
+pub fn record_verified(
+    root: &ApplianceRoot,
+    iso: &std::path::Path,
+    iso_sha256: &str,
+    manifest: &Manifest,
+) -> Result<(), JournalError> {
+    Journal::open(root)?.append(Event::Verified {
+        iso_sha256: iso_sha256.to_ascii_lowercase(),
+        payload_sha256: manifest.payload.sha256.to_ascii_lowercase(),
+        version: manifest.firmware.version,
+        file: FileId::of(iso).ok(),
+    })
+}
+
+/// For `check`: the upgrade test found no blocker for the image file `iso`
+/// (`iso_sha256` when the caller knows the image hash; the file identity ties the
+/// record to the verified file otherwise).
+pub fn record_check_passed(
+    root: &ApplianceRoot,
+    iso: &std::path::Path,
+    iso_sha256: Option<&str>,
+    manifest: &Manifest,
+) -> Result<(), JournalError> {
+    Journal::open(root)?.append(Event::CheckPassed {
+        iso_sha256: iso_sha256.map(|h| h.to_ascii_lowercase()),
+        payload_sha256: manifest.payload.sha256.to_ascii_lowercase(),
+        version: manifest.firmware.version,
+        file: FileId::of(iso).ok(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            slot: SlotName::B,
+            from: SlotName::A,
+            version: "7.3.1".parse().unwrap(),
+            from_version: Some("7.0.1".parse().unwrap()),
+            sha256: "ab".repeat(32),
+        }
+    }
+
+    #[test]
+    fn replay_walks_an_upgrade() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let mut j = Journal::open(&root).unwrap();
+        assert_eq!(j.state(), UpgradeState::Idle);
+        j.append(Event::ActivateStarted { target: target() })
+            .unwrap();
+        j.append(Event::Activated { target: target() }).unwrap();
+        j.append(Event::TrialBoot { slot: SlotName::B }).unwrap();
+        j.append(Event::StepStarted {
+            index: 0,
+            name: "a".into(),
+            irreversible: false,
+        })
+        .unwrap();
+        j.append(Event::StepDone { index: 0 }).unwrap();
+        let j = Journal::open(&root).unwrap();
+        assert_eq!(
+            j.state(),
+            UpgradeState::Trial {
+                target: target(),
+                steps_done: 1,
+                running: None
+            }
+        );
+        assert!(j.state().rollback_possible());
+        let mut j = j;
+        j.append(Event::PointOfNoReturn {
+            index: 1,
+            name: "b".into(),
+        })
+        .unwrap();
+        assert!(!j.state().rollback_possible());
+    }
+
+    #[test]
+    fn torn_tail_is_ignored_and_middle_damage_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let mut j = Journal::open(&root).unwrap();
+        j.append(Event::ActivateStarted { target: target() })
+            .unwrap();
+        j.append(Event::Activated { target: target() }).unwrap();
+        let path = Journal::path(&root);
+        let full = std::fs::read(&path).unwrap();
+        // Torn last record: ignored, the state is the one before it.
+        std::fs::write(&path, &full[..full.len() - 10]).unwrap();
+        let j = Journal::open(&root).unwrap();
+        assert!(j.torn_tail.is_some());
+        assert!(matches!(j.state(), UpgradeState::Activating { .. }));
+        // A flipped byte in the first record, with a good one after it: an error.
+        let mut bad = full.clone();
+        let pos = bad.iter().position(|&b| b == b'{').unwrap() + 5;
+        bad[pos] ^= 1;
+        std::fs::write(&path, &bad).unwrap();
+        let e = Journal::open(&root).unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn image_records_round_trip_and_match_by_hash_or_file() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let iso = d.path().join("fw.iso");
+        std::fs::write(&iso, b"image").unwrap();
+        let m = crate::image::manifest::Manifest::parse(&format!(
+            "[firmware]\nproduct = \"sps\"\nversion = \"7.3.1\"\nkind = \"maintenance\"\n[upgrade]\nfrom = [\"7.0.1\"]\n[payload]\nfile = \"firmware/rootfs.img\"\nsize = 1\nsha256 = \"{}\"\n",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        record_verified(&root, &iso, &"cd".repeat(32), &m).unwrap();
+        record_check_passed(&root, &iso, None, &m).unwrap();
+        let j = Journal::open(&root).unwrap();
+        assert!(j.torn_tail.is_none());
+        assert_eq!(j.records().count(), 2);
+        assert_eq!(j.passed_any(&m), (true, true));
+        let id = FileId::of(&iso).unwrap();
+        assert_eq!(j.passed_exact(&m, None, Some(&id)), (true, true));
+        assert_eq!(
+            j.passed_exact(&m, Some(&"cd".repeat(32)), None),
+            (true, true)
+        );
+        assert_eq!(
+            j.passed_exact(&m, Some(&"ee".repeat(32)), None),
+            (false, false)
+        );
+    }
+}

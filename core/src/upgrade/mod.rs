@@ -1,0 +1,10 @@
+//! The upgrade state machine: the journal, activation, the boot phase (phase 1, commit,
+//! rollback), phase 2, reboot, and the progress the running operation reports.
+pub mod activate;
+pub mod boot;
+pub mod journal;
+pub mod killpoint;
+pub mod phase2;
+pub mod progress;
+pub mod reboot;
+pub mod steps;

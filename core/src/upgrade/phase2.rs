@@ -1,0 +1,247 @@
+//! Phase 2 (`phase2`, run as a background service after a commit): the committed
+//! firmware's phase-2 migration steps (newest data first is each step's own
+//! business), resumable. Each `{"checkpoint": ".."}` a step prints is saved durably
+//! in `var/lib/upgrade-console/phase2.json` before the step goes on; after a kill or
+//! a reboot the unfinished step is run again with `UPGRADE_CONSOLE_CHECKPOINT` set to
+//! the last checkpoint. Until phase 2 is done, search over older data is incomplete.
+
+use crate::appliance::durable::write_atomic;
+use crate::appliance::root::ApplianceRoot;
+use crate::upgrade::activate::{staged_dir, staged_manifest};
+use crate::upgrade::journal::UpgradeState;
+use crate::upgrade::killpoint;
+use crate::upgrade::progress::Progress;
+use crate::upgrade::steps::{StepLine, run_step};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// The saved state of phase 2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phase2State {
+    /// Payload SHA-256 of the firmware whose phase 2 this is.
+    pub sha256: String,
+    pub version: String,
+    pub steps: usize,
+    /// The step running or next to run (== steps when done).
+    pub step: usize,
+    #[serde(default)]
+    pub step_name: String,
+    /// 0.0 ..= 1.0 over all steps, by weight.
+    pub fraction: f64,
+    /// The last checkpoint of the unfinished step.
+    #[serde(default)]
+    pub checkpoint: Option<String>,
+    pub done: bool,
+    #[serde(default)]
+    pub failed: Option<String>,
+    #[serde(default)]
+    pub updated: String,
+}
+
+/// What `status` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Phase2Summary {
+    pub version: String,
+    pub step: usize,
+    pub steps: usize,
+    pub step_name: String,
+    pub fraction: f64,
+    pub done: bool,
+    pub failed: Option<String>,
+    /// One line: progress and, until done, that search is incomplete.
+    pub message: String,
+}
+
+fn state_path(root: &ApplianceRoot) -> std::path::PathBuf {
+    root.state_dir().join("phase2.json")
+}
+
+fn load(root: &ApplianceRoot) -> Option<Phase2State> {
+    serde_json::from_slice(&std::fs::read(state_path(root)).ok()?).ok()
+}
+
+fn save(root: &ApplianceRoot, st: &mut Phase2State) -> std::io::Result<()> {
+    st.updated = crate::appliance::console_log::now_rfc3339();
+    let bytes = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
+    write_atomic(&state_path(root), &bytes)
+}
+
+/// The phase-2 state of the committed firmware, fresh when it has not started.
+fn current(
+    root: &ApplianceRoot,
+) -> anyhow::Result<Option<(Phase2State, crate::image::manifest::Manifest)>> {
+    let UpgradeState::Committed {
+        version, sha256, ..
+    } = crate::upgrade::journal::current_state(root)?
+    else {
+        return Ok(None);
+    };
+    let manifest = staged_manifest(root, &sha256)?;
+    let st = match load(root) {
+        Some(s) if s.sha256 == sha256 => s,
+        _ => Phase2State {
+            sha256,
+            version: version.to_string(),
+            steps: manifest.phase2.len(),
+            step: 0,
+            step_name: manifest
+                .phase2
+                .first()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            fraction: if manifest.phase2.is_empty() { 1.0 } else { 0.0 },
+            checkpoint: None,
+            done: manifest.phase2.is_empty(),
+            failed: None,
+            updated: String::new(),
+        },
+    };
+    Ok(Some((st, manifest)))
+}
+
+/// For `status`: phase 2 of the committed firmware, if it has any steps.
+pub fn phase2_summary(root: &ApplianceRoot) -> Option<Phase2Summary> {
+    let (st, m) = current(root).ok().flatten()?;
+    if m.phase2.is_empty() {
+        return None;
+    }
+    let message = if st.done {
+        format!("phase 2 of firmware {} is done", st.version)
+    } else if let Some(f) = &st.failed {
+        format!(
+            "phase 2 of firmware {} stopped: {f}; search is incomplete until phase 2 is done (it resumes when the phase2 service restarts)",
+            st.version
+        )
+    } else {
+        format!(
+            "phase 2 of firmware {}: step {} of {} ({}), {:.0} % done; search is incomplete until phase 2 is done",
+            st.version,
+            (st.step + 1).min(st.steps),
+            st.steps,
+            st.step_name,
+            st.fraction * 100.0
+        )
+    };
+    Some(Phase2Summary {
+        version: st.version,
+        step: st.step,
+        steps: st.steps,
+        step_name: st.step_name,
+        fraction: st.fraction,
+        done: st.done,
+        failed: st.failed,
+        message,
+    })
+}
+
+fn set_progress(root: &ApplianceRoot, st: &Phase2State, message: &str, outcome: Option<&str>) {
+    let mut p = Progress {
+        operation: "phase2".into(),
+        stage: "phase2".into(),
+        step: st.step_name.clone(),
+        fraction: st.fraction,
+        rollback_possible: false,
+        do_not_power_off: false,
+        message: message.into(),
+        outcome: outcome.map(String::from),
+        ..Progress::default()
+    };
+    if let Err(e) = p.save(root) {
+        log::warn!("cannot write progress: {e}");
+    }
+}
+
+/// Runs (or resumes) phase 2. Returns the summary; an error when a step failed
+/// (the service manager restarts it, and it resumes from the last checkpoint).
+pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
+    std::fs::create_dir_all(root.state_dir())?;
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.state_dir().join("phase2.lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| anyhow::anyhow!("phase 2 is already running ({e})"))?;
+    let Some((mut st, manifest)) = current(root)? else {
+        log::info!("phase 2: no committed upgrade; nothing to do");
+        return Ok(None);
+    };
+    if st.done {
+        return Ok(phase2_summary(root));
+    }
+    st.failed = None;
+    let staged = staged_dir(root, &st.sha256);
+    let steps = &manifest.phase2;
+    let total: f64 = steps.iter().map(|s| s.weight as f64).sum::<f64>().max(1.0);
+    for (k, step) in steps.iter().enumerate().skip(st.step) {
+        let base = steps.iter().take(k).map(|s| s.weight as f64).sum::<f64>() / total;
+        let span = step.weight as f64 / total;
+        st.step = k;
+        st.step_name = step.name.clone();
+        st.fraction = base;
+        save(root, &mut st)?;
+        log::info!(
+            "phase 2: step {} of {}: {}{}",
+            k + 1,
+            steps.len(),
+            step.name,
+            st.checkpoint
+                .as_ref()
+                .map(|c| format!(" (resuming from checkpoint \"{c}\")"))
+                .unwrap_or_default()
+        );
+        let checkpoint = st.checkpoint.clone();
+        let mut last = Instant::now();
+        let mut save_err = None;
+        let outcome = run_step(
+            root,
+            &staged,
+            step,
+            checkpoint.as_deref(),
+            &mut |line| match line {
+                StepLine::Progress { fraction, text } => {
+                    st.fraction = base + span * fraction;
+                    if last.elapsed().as_millis() >= 100 {
+                        last = Instant::now();
+                        let m = text.unwrap_or_else(|| format!("phase 2: {}", step.name));
+                        set_progress(root, &st, &m, None);
+                    }
+                }
+                StepLine::Checkpoint(c) => {
+                    st.checkpoint = Some(c);
+                    if let Err(e) = save(root, &mut st) {
+                        save_err = Some(e);
+                    }
+                    killpoint::hit("phase2:checkpoint");
+                }
+                StepLine::Log(l) | StepLine::Other(l) => log::info!("[{}] {l}", step.name),
+            },
+        );
+        if let Some(e) = save_err {
+            log::error!("phase 2: cannot save the checkpoint: {e}");
+        }
+        let failure = match outcome {
+            Ok(o) if o.success => None,
+            Ok(o) => Some(format!("step \"{}\" failed ({})", step.name, o.status)),
+            Err(e) => Some(format!("step \"{}\" could not run: {e}", step.name)),
+        };
+        if let Some(f) = failure {
+            log::error!("phase 2: {f}");
+            st.failed = Some(f.clone());
+            save(root, &mut st)?;
+            set_progress(root, &st, &f, Some("failed"));
+            anyhow::bail!("phase 2: {f}; run `upgrade-console phase2` again to resume");
+        }
+        st.step = k + 1;
+        st.checkpoint = None;
+        st.fraction = base + span;
+        save(root, &mut st)?;
+        killpoint::hit("phase2:step-done");
+    }
+    st.done = true;
+    st.fraction = 1.0;
+    save(root, &mut st)?;
+    set_progress(root, &st, "phase 2 done", Some("done"));
+    log::info!("phase 2: done");
+    Ok(phase2_summary(root))
+}

@@ -1,0 +1,376 @@
+//! The demo appliance: a complete appliance root in a directory (configuration, two
+//! slot image files, boot environment, kernel command line, slot status, data) and
+//! real firmware ISOs built by the project's own ISO writer — a good upgrade and
+//! images that fail in each way the console must handle. Needs nothing but Rust.
+
+pub mod demo_material;
+pub mod iso_build;
+
+use crate::demo::iso_build::{ImageFiles, build_iso};
+use sha2::{Digest, Sha256 as Hasher};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use upgrade_core::appliance::durable::write_atomic;
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::image::hash_forms::Sha256;
+use upgrade_core::image::version::Version;
+use upgrade_core::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus};
+
+/// Size of a demo payload (a real one is a root filesystem image).
+pub const PAYLOAD_BYTES: usize = 16 << 20;
+const SLOT_BYTES: u64 = 32 << 20;
+const RUNNING: &str = "7.0.1";
+
+/// One image the demo built.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DemoImage {
+    pub path: PathBuf,
+    pub version: String,
+    /// What the image shows.
+    pub purpose: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DemoAppliance {
+    pub root: PathBuf,
+    pub images: Vec<DemoImage>,
+    /// True when an existing demo was reused.
+    pub reused: bool,
+}
+
+/// Stages `--fail` accepts and the image each makes the default.
+pub const FAIL_STAGES: [(&str, &str); 3] = [
+    ("check", GOOD_IMAGE),
+    ("phase1", FAILS_IN_PHASE1),
+    ("irreversible", FAILS_AFTER_NO_RETURN),
+];
+pub const GOOD_IMAGE: &str = "sps-7.3.1.iso";
+const FAILS_IN_PHASE1: &str = "sps-7.3.1-fails-in-phase1.iso";
+const FAILS_AFTER_NO_RETURN: &str = "sps-7.3.1-fails-after-point-of-no-return.iso";
+
+/// Deterministic bytes standing in for a root filesystem of `version`.
+pub fn payload_for(version: &str) -> Vec<u8> {
+    let mut seed = Hasher::digest(version.as_bytes());
+    let mut out = Vec::with_capacity(PAYLOAD_BYTES);
+    while out.len() < PAYLOAD_BYTES {
+        seed = Hasher::digest(seed);
+        out.extend_from_slice(&seed);
+        // Mostly compressible, like a real filesystem with free blocks.
+        out.extend(std::iter::repeat_n(0u8, 224));
+    }
+    out.truncate(PAYLOAD_BYTES);
+    out
+}
+
+fn sha(bytes: &[u8]) -> Sha256 {
+    Hasher::digest(bytes).into()
+}
+
+struct ImageSpec<'a> {
+    file: &'a str,
+    version: &'a str,
+    purpose: &'a str,
+    /// from-list override; default the 7.3.1 guide's path (7.0, 7.0.1).
+    from: &'a str,
+    /// Lie about the payload hash in the manifest.
+    wrong_payload_hash: bool,
+    /// Tick at which a phase-1 step fails: (step index, tick).
+    fail: Option<(usize, u32)>,
+}
+
+fn manifest_text(spec: &ImageSpec, payload: &[u8]) -> String {
+    let v: Version = spec.version.parse().unwrap_or(Version::new(0, 0, 0));
+    let mut hash = hex::encode(sha(payload));
+    if spec.wrong_payload_hash {
+        hash = hex::encode(sha(b"not the payload"));
+    }
+    let mut m = String::new();
+    let _ = write!(
+        m,
+        r#"# Firmware manifest of the demo appliance's sample image.
+[firmware]
+product = "sps"
+version = "{version}"
+kind = "{kind}"
+released = "2026-11-01"
+
+[upgrade]
+{from}
+min_free_percent = 10
+licence_lts = {lts}
+
+[payload]
+file = "firmware/rootfs.img"
+size = {size}
+sha256 = "{hash}"
+"#,
+        version = spec.version,
+        kind = v.kind(),
+        from = spec.from,
+        lts = v.major,
+        size = payload.len(),
+    );
+    let steps: [(&str, u32, bool); 3] = [
+        ("Check configuration", 5, false),
+        ("Migrate configuration", 8, false),
+        ("Upgrade session database", 10, true),
+    ];
+    for (i, (name, ticks, irreversible)) in steps.iter().enumerate() {
+        let fail = match spec.fail {
+            Some((step, tick)) if step == i => format!(", \"{tick}\""),
+            _ => String::new(),
+        };
+        let _ = write!(
+            m,
+            "\n[[phase1]]\nname = \"{name}\"\ncommand = [\"migrations/step.sh\", \"{name}\", \"{ticks}\"{fail}]\nweight = {ticks}\nirreversible = {irreversible}\n"
+        );
+    }
+    m.push('\n');
+    m.push_str(crate::demo::demo_material::DEMO_RULES);
+    m.push_str("\n[[phase2]]\nname = \"Import sessions into search\"\ncommand = [\"migrations/import.sh\", \"30\"]\nweight = 1\n");
+    for (title, text) in [
+        (
+            "Desktop player",
+            "Upgrade the Desktop Player on operator workstations to the latest version: older players cannot replay audit trails recorded from now on.",
+        ),
+        (
+            "External indexers",
+            "Upgrade every external indexer to at least this firmware's version.",
+        ),
+        (
+            "Plugins",
+            "Upload the updated credential store and multi-factor authentication plugins.",
+        ),
+        (
+            "Domain membership",
+            "If the appliance was joined to a domain, check that it still is and rejoin it if needed.",
+        ),
+    ] {
+        let _ = write!(
+            m,
+            "\n[[reminders]]\ntitle = \"{title}\"\ntext = \"{text}\"\n"
+        );
+    }
+    m
+}
+
+fn image_files(manifest: String, payload: Vec<u8>) -> ImageFiles {
+    vec![
+        ("firmware/manifest.toml".into(), manifest.into_bytes()),
+        ("firmware/rootfs.img".into(), payload),
+        (
+            "firmware/migrations/step.sh".into(),
+            include_bytes!("../../assets/demo-migrations/step.sh").to_vec(),
+        ),
+        (
+            "firmware/migrations/import.sh".into(),
+            include_bytes!("../../assets/demo-migrations/import.sh").to_vec(),
+        ),
+        (
+            "README.TXT".into(),
+            b"Demo firmware image for upgrade-console.\n".to_vec(),
+        ),
+    ]
+}
+
+fn config_text() -> &'static str {
+    r#"# Demo appliance configuration (upgrade-console demo).
+[appliance]
+product = "sps"
+hostname = "sps-demo"
+platform = "virtual"
+sealed = false
+
+[[network.interfaces]]
+name = "eth0"
+addresses = ["192.0.2.10/24"]
+gateway = "192.0.2.1"
+management = true
+
+[[network.interfaces]]
+name = "eth1"
+addresses = ["198.51.100.10/24"]
+management = false
+
+[web]
+listen = ["127.0.0.1:8480"]
+
+[slots]
+A = "var/lib/demo/slotA.img"
+B = "var/lib/demo/slotB.img"
+
+[licence]
+lts = 7
+"#
+}
+
+/// Writes appliance.toml with the `[product]` part the firmware rules read: good
+/// material that passes the upgrade test, or broken material that shows its findings.
+fn write_config(root: &ApplianceRoot, broken: bool) -> anyhow::Result<()> {
+    let mut product = toml::Table::new();
+    product.insert("disk_fillup_prevention_percent".into(), 80.into());
+    product.insert("ldap_response_timeout_s".into(), 120.into());
+    // A secret, so the support bundle's redaction has something to prove.
+    product.insert("ldap_bind_password".into(), "demo-ldap-secret-7f3a".into());
+    product.extend(crate::demo::demo_material::install_demo_material(
+        root, broken,
+    )?);
+    let mut doc = toml::Table::new();
+    doc.insert("product".into(), toml::Value::Table(product));
+    let text = format!("{}\n{}", config_text(), toml::to_string(&doc)?);
+    write(root, "etc/appliance/appliance.toml", text.as_bytes())?;
+    Ok(())
+}
+
+/// A GRUB environment block as grub-editenv writes it (1024 bytes, '#' padded).
+pub fn grubenv_block(vars: &[(&str, &str)]) -> Vec<u8> {
+    let mut s = String::from("# GRUB Environment Block\n");
+    for (k, v) in vars {
+        let _ = writeln!(s, "{k}={v}");
+    }
+    let mut b = s.into_bytes();
+    b.resize(1024, b'#');
+    b
+}
+
+fn write(root: &ApplianceRoot, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic(&root.resolve(rel), bytes)
+}
+
+/// Builds the demo appliance in `dir`, or reuses it when it is already there.
+/// `broken_config` installs configuration that the new firmware's rules refuse.
+pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
+    let root = ApplianceRoot::new(dir);
+    let images_dir = dir.join("images");
+    let specs = [
+        ImageSpec {
+            file: GOOD_IMAGE,
+            version: "7.3.1",
+            purpose: "a good upgrade from the running 7.0.1",
+            from: "from = [\"7.0\", \"7.0.1\"]",
+            wrong_payload_hash: false,
+            fail: None,
+        },
+        ImageSpec {
+            file: "sps-7.3.1-bad-payload-hash.iso",
+            version: "7.3.1",
+            purpose: "verify fails: the payload does not match its manifest",
+            from: "from = [\"7.0\", \"7.0.1\"]",
+            wrong_payload_hash: true,
+            fail: None,
+        },
+        ImageSpec {
+            file: "sps-8.1.iso",
+            version: "8.1",
+            purpose: "check refuses the path: upgrade to 8 LTS first",
+            from: "from_lts_line = true\nfrom_feature_releases = 3",
+            wrong_payload_hash: false,
+            fail: None,
+        },
+        ImageSpec {
+            file: FAILS_IN_PHASE1,
+            version: "7.3.1",
+            purpose: "phase 1 fails before the point of no return: rollback",
+            from: "from = [\"7.0\", \"7.0.1\"]",
+            wrong_payload_hash: false,
+            fail: Some((1, 4)),
+        },
+        ImageSpec {
+            file: FAILS_AFTER_NO_RETURN,
+            version: "7.3.1",
+            purpose: "phase 1 fails after the point of no return: recovery",
+            from: "from = [\"7.0\", \"7.0.1\"]",
+            wrong_payload_hash: false,
+            fail: Some((2, 6)),
+        },
+    ];
+    let reused =
+        root.config_file().is_file() && specs.iter().all(|s| images_dir.join(s.file).is_file());
+    if !reused {
+        std::fs::create_dir_all(&images_dir)?;
+        write(
+            &root,
+            "etc/appliance/appliance.toml",
+            config_text().as_bytes(),
+        )?;
+        write(
+            &root,
+            "etc/appliance/support_keys",
+            b"# Support engineers' SSH public keys, one per line (recovery SSH is key-only).\n",
+        )?;
+        write(
+            &root,
+            "boot/grub/grubenv",
+            &grubenv_block(&[
+                ("ORDER", "A B"),
+                ("A_OK", "1"),
+                ("A_TRY", "0"),
+                ("B_OK", "0"),
+                ("B_TRY", "0"),
+            ]),
+        )?;
+        write(
+            &root,
+            "proc/cmdline",
+            b"BOOT_IMAGE=/vmlinuz root=PARTLABEL=rootA ro quiet upgrade_console.slot=A\n",
+        )?;
+        write(
+            &root,
+            "var/lib/appliance/monitor.json",
+            b"{\"alerts\": []}\n",
+        )?;
+        write(&root, "var/crash/core.indexer.4242", &vec![0u8; 64 << 10])?;
+
+        let running = payload_for(RUNNING);
+        let slot_a = root.resolve("var/lib/demo/slotA.img");
+        let slot_b = root.resolve("var/lib/demo/slotB.img");
+        let mut a = running.clone();
+        a.resize(SLOT_BYTES as usize, 0);
+        write_atomic(&slot_a, &a)?;
+        let b = std::fs::File::create(&slot_b)?;
+        b.set_len(SLOT_BYTES)?;
+        b.sync_all()?;
+
+        let mut st = SlotStatus::default();
+        st.slots.insert(
+            SlotName::A,
+            SlotRecord {
+                state: SlotState::Good,
+                version: Some(RUNNING.parse()?),
+                product: Some("sps".into()),
+                sha256: Some(hex::encode(sha(&running))),
+                size: Some(running.len() as u64),
+                changed: Some(upgrade_core::appliance::console_log::now_rfc3339()),
+            },
+        );
+        st.slots.insert(SlotName::B, SlotRecord::empty());
+        st.save(&root)?;
+
+        for s in &specs {
+            let payload = payload_for(s.version);
+            let manifest = manifest_text(s, &payload);
+            let path = images_dir.join(s.file);
+            let volume = format!("SPS_{}", s.version.replace('.', "_"));
+            build_iso(&path, &volume, image_files(manifest, payload))?;
+            let digest = sha(&std::fs::read(&path)?);
+            let sidecar = format!("{}  {}\n", hex::encode(digest), s.file);
+            write_atomic(
+                &images_dir.join(format!("{}.sha256", s.file)),
+                sidecar.as_bytes(),
+            )?;
+        }
+    }
+    write_config(&root, broken_config)?;
+    Ok(DemoAppliance {
+        root: dir.to_path_buf(),
+        images: specs
+            .iter()
+            .map(|s| DemoImage {
+                path: images_dir.join(s.file),
+                version: s.version.to_string(),
+                purpose: s.purpose.to_string(),
+            })
+            .collect(),
+        reused,
+    })
+}
