@@ -3,17 +3,16 @@
 //! configured (no DHCP). Every step is reported, so the console can say what worked.
 
 use crate::appliance::config::{Cidr, Interface};
-use neli::consts::nl::{NlmF, NlmFFlags};
+use neli::consts::nl::NlmF;
 use neli::consts::rtnl::{
-    Arphrd, Ifa, IfaF, IfaFFlags, Iff, IffFlags, RtAddrFamily, RtScope, RtTable, Rta, Rtm,
-    RtmFFlags, Rtn, Rtprot,
+    Arphrd, Ifa, IfaF, Iff, RtAddrFamily, RtScope, RtTable, Rta, RtaType, RtmF, Rtm, Rtn, Rtprot,
 };
 use neli::consts::socket::NlFamily;
-use neli::err::NlError;
-use neli::nl::{NlPayload, Nlmsghdr};
-use neli::rtnl::{Ifaddrmsg, Ifinfomsg, Rtattr, Rtmsg};
-use neli::socket::NlSocketHandle;
+use neli::nl::{NlPayload, NlmsghdrBuilder};
+use neli::rtnl::{IfaddrmsgBuilder, IfinfomsgBuilder, Rtattr, RtattrBuilder, RtmsgBuilder};
+use neli::socket::synchronous::NlSocketHandle;
 use neli::types::{Buffer, RtBuffer};
+use neli::utils::Groups;
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -60,82 +59,82 @@ pub struct Netlink {
 
 impl Netlink {
     pub fn open() -> Result<Netlink, NetlinkError> {
-        let sock =
-            NlSocketHandle::connect(NlFamily::Route, None, &[]).map_err(NetlinkError::Open)?;
+        let sock = NlSocketHandle::connect(NlFamily::Route, None, Groups::empty())
+            .map_err(|e| NetlinkError::Open(std::io::Error::other(e.to_string())))?;
         Ok(Netlink { sock })
     }
 
-    fn request<P>(&mut self, ty: Rtm, extra: &[NlmF], payload: P) -> Result<(), NetlinkError>
+    fn request<P>(&mut self, ty: Rtm, extra: NlmF, payload: P) -> Result<(), NetlinkError>
     where
         P: neli::ToBytes + neli::Size + std::fmt::Debug,
     {
-        let mut flags = vec![NlmF::Request, NlmF::Ack];
-        flags.extend_from_slice(extra);
-        let msg = Nlmsghdr::new(
-            None,
-            ty,
-            NlmFFlags::new(&flags),
-            None,
-            None,
-            NlPayload::Payload(payload),
-        );
+        let msg = NlmsghdrBuilder::default()
+            .nl_type(ty)
+            .nl_flags(NlmF::REQUEST | NlmF::ACK | extra)
+            .nl_payload(NlPayload::Payload(payload))
+            .build()
+            .map_err(|e| NetlinkError::Request(e.to_string()))?;
         self.sock
-            .send(msg)
+            .send(&msg)
             .map_err(|e| NetlinkError::Request(e.to_string()))?;
         loop {
-            match self.sock.recv::<Rtm, Buffer>() {
-                Ok(Some(m)) => {
-                    if let NlPayload::Ack(_) = m.nl_payload {
-                        return Ok(());
+            let (msgs, _) = self
+                .sock
+                .recv::<Rtm, Buffer>()
+                .map_err(|e| NetlinkError::Request(e.to_string()))?;
+            let mut any = false;
+            for m in msgs {
+                any = true;
+                let m = m.map_err(|e| NetlinkError::Request(e.to_string()))?;
+                match m.nl_payload() {
+                    NlPayload::Ack(_) => return Ok(()),
+                    NlPayload::Err(e) => {
+                        return Err(NetlinkError::Kernel(std::io::Error::from_raw_os_error(
+                            -*e.error(),
+                        )));
                     }
+                    _ => {}
                 }
-                Ok(None) => return Err(NetlinkError::Request("no answer from the kernel".into())),
-                Err(NlError::Nlmsgerr(e)) => {
-                    return Err(NetlinkError::Kernel(std::io::Error::from_raw_os_error(
-                        -e.error,
-                    )));
-                }
-                Err(e) => return Err(NetlinkError::Request(e.to_string())),
+            }
+            if !any {
+                return Err(NetlinkError::Request("no answer from the kernel".into()));
             }
         }
     }
 
     /// Sets the link administratively up.
     pub fn link_up(&mut self, index: i32) -> Result<(), NetlinkError> {
-        let msg = Ifinfomsg::new(
-            RtAddrFamily::Unspecified,
-            Arphrd::UnrecognizedConst(0),
-            index,
-            IffFlags::new(&[Iff::Up]),
-            IffFlags::new(&[Iff::Up]),
-            RtBuffer::new(),
-        );
-        self.request(Rtm::Newlink, &[], msg)
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_type(Arphrd::from(0))
+            .ifi_index(index)
+            .ifi_flags(Iff::UP)
+            .ifi_change(Iff::UP)
+            .build()
+            .map_err(|e| NetlinkError::Request(e.to_string()))?;
+        self.request(Rtm::Newlink, NlmF::empty(), msg)
     }
 
     /// Adds an address (an address that is already there counts as added).
     pub fn add_address(&mut self, index: i32, cidr: Cidr) -> Result<(), NetlinkError> {
         let (family, bytes, flags) = match cidr.addr {
-            IpAddr::V4(a) => (RtAddrFamily::Inet, a.octets().to_vec(), IfaFFlags::empty()),
+            IpAddr::V4(a) => (RtAddrFamily::Inet, a.octets().to_vec(), IfaF::empty()),
             // No duplicate address detection: sshd must bind at once, not in 2 s.
-            IpAddr::V6(a) => (
-                RtAddrFamily::Inet6,
-                a.octets().to_vec(),
-                IfaFFlags::new(&[IfaF::Nodad]),
-            ),
+            IpAddr::V6(a) => (RtAddrFamily::Inet6, a.octets().to_vec(), IfaF::NODAD),
         };
         let mut attrs = RtBuffer::new();
         attrs.push(attr(Ifa::Local, &bytes)?);
         attrs.push(attr(Ifa::Address, &bytes)?);
-        let msg = Ifaddrmsg {
-            ifa_family: family,
-            ifa_prefixlen: cidr.prefix,
-            ifa_flags: flags,
-            ifa_scope: 0,
-            ifa_index: index,
-            rtattrs: attrs,
-        };
-        match self.request(Rtm::Newaddr, &[NlmF::Create, NlmF::Replace], msg) {
+        let msg = IfaddrmsgBuilder::default()
+            .ifa_family(family)
+            .ifa_prefixlen(cidr.prefix)
+            .ifa_flags(flags)
+            .ifa_scope(RtScope::Universe)
+            .ifa_index(index as u32)
+            .rtattrs(attrs)
+            .build()
+            .map_err(|e| NetlinkError::Request(e.to_string()))?;
+        match self.request(Rtm::Newaddr, NlmF::CREATE | NlmF::REPLACE, msg) {
             Err(NetlinkError::Kernel(e)) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             r => r,
         }
@@ -170,27 +169,29 @@ impl Netlink {
         if let Some(m) = metric {
             attrs.push(attr(Rta::Priority, &m.to_ne_bytes())?);
         }
-        let msg = Rtmsg {
-            rtm_family: family,
-            rtm_dst_len: dst_len,
-            rtm_src_len: 0,
-            rtm_tos: 0,
-            rtm_table: RtTable::Main,
-            rtm_protocol: Rtprot::Static,
-            rtm_scope: RtScope::Universe,
-            rtm_type: Rtn::Unicast,
-            rtm_flags: RtmFFlags::empty(),
-            rtattrs: attrs,
-        };
-        self.request(Rtm::Newroute, &[NlmF::Create, NlmF::Replace], msg)
+        let msg = RtmsgBuilder::default()
+            .rtm_family(family)
+            .rtm_dst_len(dst_len)
+            .rtm_src_len(0)
+            .rtm_tos(0)
+            .rtm_table(RtTable::Main)
+            .rtm_protocol(Rtprot::Static)
+            .rtm_scope(RtScope::Universe)
+            .rtm_type(Rtn::Unicast)
+            .rtm_flags(RtmF::empty())
+            .rtattrs(attrs)
+            .build()
+            .map_err(|e| NetlinkError::Request(e.to_string()))?;
+        self.request(Rtm::Newroute, NlmF::CREATE | NlmF::REPLACE, msg)
     }
 }
 
-fn attr<T>(ty: T, bytes: &[u8]) -> Result<Rtattr<T, Buffer>, NetlinkError>
-where
-    T: neli::consts::rtnl::RtaType,
-{
-    Rtattr::new(None, ty, Buffer::from(bytes)).map_err(|e| NetlinkError::Request(e.to_string()))
+fn attr<T: RtaType>(ty: T, bytes: &[u8]) -> Result<Rtattr<T, Buffer>, NetlinkError> {
+    RtattrBuilder::default()
+        .rta_type(ty)
+        .rta_payload(Buffer::from(bytes))
+        .build()
+        .map_err(|e| NetlinkError::Request(e.to_string()))
 }
 
 fn ip_bytes(ip: IpAddr) -> Vec<u8> {
