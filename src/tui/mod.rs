@@ -144,6 +144,15 @@ impl<B: ConsoleBackend> Console<B> {
             };
             if let Some(m) = msg {
                 self.handle(m);
+                // Handle what is already queued before drawing again: a pasted burst
+                // is handled as one, so a slow frame cannot open gaps in it that the
+                // paste guard would take for typing (and a serial line gets one frame).
+                while !done(&self.app) {
+                    match self.rx.try_recv() {
+                        Ok(m) => self.handle(m),
+                        Err(_) => break,
+                    }
+                }
             }
         }
     }

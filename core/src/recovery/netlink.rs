@@ -5,7 +5,7 @@
 use crate::appliance::config::{Cidr, Interface};
 use neli::consts::nl::NlmF;
 use neli::consts::rtnl::{
-    Arphrd, Ifa, IfaF, Iff, RtAddrFamily, RtScope, RtTable, Rta, RtaType, RtmF, Rtm, Rtn, Rtprot,
+    Arphrd, Ifa, IfaF, Iff, RtAddrFamily, RtScope, RtTable, Rta, RtaType, Rtm, RtmF, Rtn, Rtprot,
 };
 use neli::consts::socket::NlFamily;
 use neli::nl::{NlPayload, NlmsghdrBuilder};
