@@ -10,8 +10,19 @@ pub struct ApplianceRoot {
 }
 
 impl ApplianceRoot {
+    /// A relative root is made absolute here, once, against the working directory:
+    /// steps run with the root as their working directory and would otherwise find
+    /// `demo-appliance/var/...` under `demo-appliance/` (issue 9, defect 1).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        let dir = dir.into();
+        let dir = if dir.is_absolute() {
+            dir
+        } else {
+            // Only fails when the working directory is gone; then the path as given is
+            // all there is, and every open reports it.
+            std::path::absolute(&dir).unwrap_or(dir)
+        };
+        Self { dir }
     }
 
     /// The root directory itself.
@@ -86,5 +97,15 @@ mod tests {
         let sys = ApplianceRoot::new("/");
         assert_eq!(sys.resolve("/dev/sda2"), PathBuf::from("/dev/sda2"));
         assert!(sys.is_system_root());
+    }
+
+    #[test]
+    fn a_relative_root_is_made_absolute_once() {
+        let r = ApplianceRoot::new("demo-appliance");
+        assert!(r.dir().is_absolute(), "{}", r.dir().display());
+        assert_eq!(
+            r.dir(),
+            std::env::current_dir().unwrap().join("demo-appliance")
+        );
     }
 }
