@@ -162,6 +162,8 @@ pub struct Ctx {
 
 /// Parses the arguments, runs the command, and returns the process exit code.
 pub fn run(cli: Cli) -> Exit {
+    // JSON stays as it is: folding could change its strings' meaning.
+    crate::output::set_ascii(cli.ascii && !cli.json);
     let ctx = Ctx {
         root: ApplianceRoot::new(cli.root.clone()),
         json: cli.json,
@@ -187,11 +189,30 @@ pub fn run(cli: Cli) -> Exit {
         }
     };
     match result {
+        Ok(_) if crate::output::failed() => {
+            crate::errln!("upgrade-console: error: the output could not be written (disk full?)");
+            Exit::CannotRun
+        }
         Ok(code) => code,
         Err(e) => {
-            log::error!("{e:#}");
-            eprintln!("upgrade-console: error: {e:#}");
+            let text = error_text(&e);
+            log::error!("{text}");
+            crate::errln!("upgrade-console: error: {text}");
             Exit::CannotRun
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: many messages already
+/// quote their cause ("cannot read X: No such file..."), and `{e:#}` would repeat it.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }

@@ -65,7 +65,8 @@ impl log::Log for FileLogger {
             let _ = f.write_all(line.as_bytes());
         }
         if self.echo {
-            eprint!("{line}");
+            // Not eprint!: a closed stderr (`boot 2>&1 | head`) must not panic here.
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }
 

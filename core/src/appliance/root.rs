@@ -25,6 +25,23 @@ impl ApplianceRoot {
         Self { dir }
     }
 
+    /// How an operator names this appliance on the command line, for suggested
+    /// commands: `upgrade-console` on `/`, else with `--root DIR` (quoted if needed).
+    pub fn command(&self) -> String {
+        if self.is_system_root() {
+            return "upgrade-console".into();
+        }
+        let dir = self.dir.display().to_string();
+        let plain = dir
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c));
+        if plain {
+            format!("upgrade-console --root {dir}")
+        } else {
+            format!("upgrade-console --root '{}'", dir.replace('\'', r"'\''"))
+        }
+    }
+
     /// The root directory itself.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -97,6 +114,19 @@ mod tests {
         let sys = ApplianceRoot::new("/");
         assert_eq!(sys.resolve("/dev/sda2"), PathBuf::from("/dev/sda2"));
         assert!(sys.is_system_root());
+    }
+
+    #[test]
+    fn suggested_commands_name_the_root() {
+        assert_eq!(ApplianceRoot::new("/").command(), "upgrade-console");
+        assert_eq!(
+            ApplianceRoot::new("/srv/a").command(),
+            "upgrade-console --root /srv/a"
+        );
+        assert_eq!(
+            ApplianceRoot::new("/srv/my box").command(),
+            "upgrade-console --root '/srv/my box'"
+        );
     }
 
     #[test]

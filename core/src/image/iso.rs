@@ -24,8 +24,10 @@ pub struct ByteRange {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IsoError {
-    #[error("cannot read \"{path}\": {source}; check the path and permissions")]
-    Io { path: PathBuf, source: io::Error },
+    // The cause is part of the text and deliberately not a `source`: `{e:#}` would
+    // print it twice.
+    #[error("cannot read \"{path}\": {error}; check the path and permissions")]
+    Io { path: PathBuf, error: io::Error },
     #[error("\"{path}\" is not an ISO9660 image ({why}); download the firmware ISO again")]
     NotIso { path: PathBuf, why: String },
     #[error(
@@ -38,11 +40,8 @@ pub enum IsoError {
     },
     #[error("\"{path}\" has no {MANIFEST_PATH}: it is not a firmware image for this console")]
     NoManifest { path: PathBuf },
-    #[error("\"{path}\": {source}")]
-    Manifest {
-        path: PathBuf,
-        source: ManifestError,
-    },
+    #[error("\"{path}\": {error}")]
+    Manifest { path: PathBuf, error: ManifestError },
     #[error(
         "\"{path}\": the manifest names payload \"{file}\" but the image has no such file; download the image again"
     )]
@@ -81,9 +80,9 @@ pub struct FirmwareImage {
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> IsoError + '_ {
-    move |source| IsoError::Io {
+    move |error| IsoError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -167,7 +166,7 @@ impl FirmwareImage {
         if total > MAX_MANIFEST_BYTES {
             return Err(IsoError::Manifest {
                 path: path.to_path_buf(),
-                source: ManifestError::Invalid {
+                error: ManifestError::Invalid {
                     key: "(file)".into(),
                     value: format!("{total} bytes"),
                     problem: "is larger than 1 MiB".into(),
@@ -177,11 +176,11 @@ impl FirmwareImage {
         let bytes = read_ranges(path, &ranges)?;
         let manifest_text = String::from_utf8(bytes).map_err(|_| IsoError::Manifest {
             path: path.to_path_buf(),
-            source: ManifestError::Syntax("it is not UTF-8 text".into()),
+            error: ManifestError::Syntax("it is not UTF-8 text".into()),
         })?;
-        let manifest = Manifest::parse(&manifest_text).map_err(|source| IsoError::Manifest {
+        let manifest = Manifest::parse(&manifest_text).map_err(|error| IsoError::Manifest {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
 
         let file_name = manifest.payload.file.clone();

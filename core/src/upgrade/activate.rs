@@ -161,11 +161,12 @@ pub fn prepare(root: &ApplianceRoot, config: &Config, iso: &Path) -> Result<Plan
             _ => "check (the upgrade test) has",
         };
         return Err(ActivateError::Refused(format!(
-            "{missing} not passed for firmware {} (payload {}); run `upgrade-console verify {}` and `upgrade-console check {}` first",
+            "{missing} not passed for firmware {} (payload {}); run `{cmd} verify {}` and `{cmd} check {}` first",
             m.firmware.version,
             &m.payload.sha256[..12],
             iso.display(),
-            iso.display()
+            iso.display(),
+            cmd = root.command()
         )));
     }
     let booted = booted_slot(root);
