@@ -389,6 +389,34 @@ impl Config {
                 }
             }
         }
+        // Every file path the console opens lies under the root; one that climbs out
+        // of it with `..` is refused here, naming its key, before anything is opened.
+        let mut paths: Vec<(String, &str)> = vec![
+            ("slots.A".into(), &self.slots.a),
+            ("slots.B".into(), &self.slots.b),
+            ("monitor.status_file".into(), &self.monitor.status_file),
+        ];
+        if let Some(ha) = &self.ha {
+            if let Some(b) = &ha.bmc {
+                paths.push(("ha.bmc.password_file".into(), &b.password_file));
+            }
+            if let Some(s) = &ha.status_file {
+                paths.push(("ha.status_file".into(), s));
+            }
+        }
+        for (i, p) in self.storage.paths.iter().enumerate() {
+            paths.push((format!("storage.paths[{i}]"), p));
+        }
+        for (key, p) in paths {
+            if crate::appliance::root::leaves_root(p) {
+                return Err((
+                    key,
+                    format!(
+                        "\"{p}\" leaves the appliance root (its \"..\" climbs above \"/\"); every path is taken under the root: write it from \"/\" without \"..\""
+                    ),
+                ));
+            }
+        }
         if self.storage.paths.is_empty() {
             return Err((
                 "storage.paths".into(),

@@ -9,6 +9,21 @@ pub struct ApplianceRoot {
     dir: PathBuf,
 }
 
+/// Whether a configured path climbs above the root with `..` (as `/../outside/x`
+/// does), read lexically as [`ApplianceRoot::resolve`] reads it.
+pub fn leaves_root(rel: impl AsRef<Path>) -> bool {
+    let mut depth = 0usize;
+    for c in rel.as_ref().components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir if depth == 0 => return true,
+            Component::ParentDir => depth -= 1,
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+        }
+    }
+    false
+}
+
 impl ApplianceRoot {
     /// A relative root is made absolute here, once, against the working directory:
     /// steps run with the root as their working directory and would otherwise find
@@ -53,18 +68,22 @@ impl ApplianceRoot {
     }
 
     /// Resolves a path from the configuration or the spec under the root. Absolute
-    /// paths are taken as relative to the root, so `/dev/x` becomes `ROOT/dev/x`.
+    /// paths are taken as relative to the root, so `/dev/x` becomes `ROOT/dev/x`, and
+    /// `..` stops at the root as it does in a chroot: `/../x` is `ROOT/x`, never a
+    /// sibling of the root (configuration loading refuses such paths first).
     pub fn resolve(&self, rel: impl AsRef<Path>) -> PathBuf {
-        let mut out = self.dir.clone();
+        let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
         for c in rel.as_ref().components() {
             match c {
-                Component::Normal(p) => out.push(p),
+                Component::Normal(p) => parts.push(p),
                 Component::ParentDir => {
-                    out.push("..");
+                    parts.pop();
                 }
                 Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
             }
         }
+        let mut out = self.dir.clone();
+        out.extend(parts);
         out
     }
 
@@ -114,6 +133,19 @@ mod tests {
         let sys = ApplianceRoot::new("/");
         assert_eq!(sys.resolve("/dev/sda2"), PathBuf::from("/dev/sda2"));
         assert!(sys.is_system_root());
+    }
+
+    #[test]
+    fn dot_dot_stops_at_the_root() {
+        let r = ApplianceRoot::new("/tmp/appl");
+        assert_eq!(
+            r.resolve("/../outside/slotB.img"),
+            PathBuf::from("/tmp/appl/outside/slotB.img")
+        );
+        assert_eq!(r.resolve("dev/../x"), PathBuf::from("/tmp/appl/x"));
+        assert!(leaves_root("/../outside/slotB.img"));
+        assert!(leaves_root("a/../../b"));
+        assert!(!leaves_root("/dev/disk/../sda2"));
     }
 
     #[test]

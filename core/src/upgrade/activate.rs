@@ -264,15 +264,8 @@ pub fn activation_running(root: &ApplianceRoot) -> bool {
 /// the operator confirmed.
 pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, ActivateError> {
     let lp = lock_path(root);
-    let lf = std::fs::create_dir_all(root.state_dir())
-        .and_then(|_| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lp)
-        })
-        .map_err(|source| ActivateError::Stage {
+    let lf =
+        crate::appliance::safe_open::open_lock(&lp).map_err(|source| ActivateError::Stage {
             path: lp.display().to_string(),
             source,
         })?;
