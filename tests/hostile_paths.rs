@@ -205,3 +205,180 @@ fn a_planted_bundle_temp_link_is_not_written_through() {
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
     assert!(std::fs::metadata(&out).unwrap().len() > 0);
 }
+
+/// Rewrites every directory record named `name` (ISO9660 and Joliet trees) to point
+/// at the directory that holds it, so the tree loops: `dir/name` is `dir` again.
+fn make_directory_loop(iso: &Path, name: &str) -> usize {
+    let mut img = std::fs::read(iso).unwrap();
+    let le32 = |b: &[u8], o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    let mut roots = Vec::new();
+    let mut sector = 16;
+    loop {
+        let d = &img[sector * 2048..(sector + 1) * 2048];
+        match d[0] {
+            1 | 2 => roots.push((le32(d, 156 + 2), le32(d, 156 + 10))),
+            255 => break,
+            _ => {}
+        }
+        sector += 1;
+    }
+    let mut patched = 0;
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = roots;
+    while let Some((extent, len)) = stack.pop() {
+        if !seen.insert(extent) {
+            continue;
+        }
+        let start = extent as usize * 2048;
+        let mut off = 0usize;
+        while off < len as usize {
+            let rec = start + off;
+            let rlen = img[rec] as usize;
+            if rlen == 0 {
+                off = (off / 2048 + 1) * 2048;
+                continue;
+            }
+            let nlen = img[rec + 32] as usize;
+            let raw = &img[rec + 33..rec + 33 + nlen];
+            let is_dir = img[rec + 25] & 2 != 0;
+            let text: String = if nlen >= 2 && raw[0] == 0 {
+                raw.chunks(2).map(|c| c[1] as char).collect()
+            } else {
+                String::from_utf8_lossy(raw).into_owned()
+            };
+            if is_dir && nlen > 0 && raw != [0] && raw != [1] {
+                if text.eq_ignore_ascii_case(name) {
+                    img[rec + 2..rec + 6].copy_from_slice(&extent.to_le_bytes());
+                    img[rec + 6..rec + 10].copy_from_slice(&extent.to_be_bytes());
+                    img[rec + 10..rec + 14].copy_from_slice(&len.to_le_bytes());
+                    img[rec + 14..rec + 18].copy_from_slice(&len.to_be_bytes());
+                    patched += 1;
+                } else {
+                    stack.push((le32(&img, rec + 2), le32(&img, rec + 10)));
+                }
+            }
+            off += rlen;
+        }
+    }
+    std::fs::write(iso, &img).unwrap();
+    patched
+}
+
+/// The demo's good image rebuilt with `firmware/migrations/loop/`, then patched so
+/// that `loop` is `firmware/migrations` again; with its `.sha256` beside it.
+fn looping_image(root: &Path) -> std::path::PathBuf {
+    use upgrade_core::image::iso::FirmwareImage;
+    let good = FirmwareImage::open(&root.join("images/sps-7.3.1.iso")).unwrap();
+    let mut payload = Vec::new();
+    std::io::Read::read_to_end(&mut good.payload_reader().unwrap(), &mut payload).unwrap();
+    let mut files = vec![
+        (
+            "firmware/manifest.toml".to_string(),
+            good.manifest_text.clone().into_bytes(),
+        ),
+        ("firmware/rootfs.img".to_string(), payload),
+        (
+            "firmware/migrations/loop/x.sh".to_string(),
+            b"#!/bin/sh\n".to_vec(),
+        ),
+    ];
+    for f in ["step.sh", "import.sh"] {
+        let p = format!("firmware/migrations/{f}");
+        let bytes = good.read_small_file(&p).unwrap().unwrap();
+        files.push((p, bytes));
+    }
+    let iso = root.join("images/sps-7.3.1-loop.iso");
+    upgrade_console::demo::iso_build::build_iso(&iso, "SPS_LOOP", files).unwrap();
+    assert!(
+        make_directory_loop(&iso, "loop") > 0,
+        "no directory \"loop\" to patch"
+    );
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&iso).unwrap()));
+    std::fs::write(
+        root.join("images/sps-7.3.1-loop.iso.sha256"),
+        format!("{digest}  sps-7.3.1-loop.iso\n"),
+    )
+    .unwrap();
+    iso
+}
+
+/// Defect 5: a looping migrations tree is refused when the image is opened (verify,
+/// check and activate all say so), and slot B is never written.
+#[test]
+fn a_looping_image_is_refused_before_anything_is_written() {
+    let (_d, root) = common::demo();
+    let iso = looping_image(&root);
+    let i = iso.to_str().unwrap();
+    let slot_b = root.join("var/lib/demo/slotB.img");
+    let before = std::fs::read(&slot_b).unwrap();
+    for args in [
+        vec!["verify", i],
+        vec!["check", i],
+        vec!["activate", "--yes", i],
+    ] {
+        let o = common::run(&root, &args);
+        let t = text(&o);
+        assert_ne!(code(&o), 0, "{args:?} accepted a looping image: {t}");
+        assert!(
+            t.contains("loops") && t.contains("firmware/migrations/loop"),
+            "{args:?}: the error does not say where the tree loops: {t}"
+        );
+    }
+    assert!(
+        std::fs::read(&slot_b).unwrap() == before,
+        "slot B was written"
+    );
+    let st = std::fs::read_to_string(root.join("var/lib/upgrade-console/slot-status.json"))
+        .unwrap_or_default();
+    assert!(!st.contains("writing"), "slot status says writing: {st}");
+}
+
+/// Defect 5: when staging fails after the slot was written, the failure is recorded,
+/// slot B is marked bad and not armed, nothing half-staged stays, and the journal
+/// is not left "activating" (which the console shows as an interrupted write).
+#[test]
+fn a_failure_after_the_write_marks_the_slot_bad() {
+    use upgrade_core::slots::slot_status::{SlotName, SlotState, SlotStatus};
+    let (_d, root) = common::demo();
+    let iso = root.join("images/sps-7.3.1.iso");
+    let i = iso.to_str().unwrap();
+    verify_and_check(&root, i);
+    let sha = upgrade_core::image::iso::FirmwareImage::open(&iso)
+        .unwrap()
+        .manifest
+        .payload
+        .sha256
+        .to_ascii_lowercase();
+    // A file where the staging directory goes: staging fails after the slot write.
+    let staged = root.join("var/lib/upgrade-console/staged").join(&sha);
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    std::fs::write(&staged, "in the way").unwrap();
+    let o = common::run(&root, &["activate", "--yes", i]);
+    let t = text(&o);
+    assert_ne!(code(&o), 0, "activate succeeded: {t}");
+    let r = upgrade_core::appliance::root::ApplianceRoot::new(&root);
+    let rec = SlotStatus::load(&r).unwrap().get(SlotName::B);
+    assert_eq!(
+        rec.state,
+        SlotState::Bad,
+        "slot B after a failed staging: {rec:?}"
+    );
+    let env = upgrade_core::slots::grubenv::GrubEnv::load(&r.grubenv()).unwrap();
+    assert_eq!(env.next_boot(), SlotName::A, "slot B is armed: {env:?}");
+    assert!(!env.ok(SlotName::B), "slot B is marked bootable: {env:?}");
+    let state = upgrade_core::upgrade::journal::current_state(&r).unwrap();
+    assert!(
+        !matches!(
+            state,
+            upgrade_core::upgrade::journal::UpgradeState::Activating { .. }
+        ),
+        "the journal still says activating: {state:?}"
+    );
+    let status = common::run(&root, &["status"]);
+    assert!(
+        !text(&status).contains("interrupted"),
+        "status speaks of an interrupted write: {}",
+        text(&status)
+    );
+}
