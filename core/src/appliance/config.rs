@@ -528,6 +528,22 @@ disk_fillup_prevention_percent = 80
     }
 
     #[test]
+    fn paths_that_leave_the_root_are_refused_by_key() {
+        let t = SAMPLE.replace(
+            "B = \"/dev/disk/by-partlabel/rootB\"",
+            "B = \"/../outside/slotB.img\"",
+        );
+        let e = parse(&t).unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("slots.B", 21), "{e}");
+        assert!(e.problem.contains("/../outside/slotB.img"), "{e}");
+        let t = format!("{SAMPLE}\n[storage]\npaths = [\"/\", \"var/../../x\"]\n");
+        assert_eq!(parse(&t).unwrap_err().key, "storage.paths[1]");
+        // `..` that stays inside is fine.
+        let t = SAMPLE.replace("rootB\"", "x/../rootB\"");
+        parse(&t).unwrap();
+    }
+
+    #[test]
     fn sample_loads() {
         let c = parse(SAMPLE).unwrap();
         assert_eq!(c.network.interfaces.len(), 2);
