@@ -188,13 +188,15 @@ pub fn run(cli: Cli) -> Exit {
             crate::tui::worker::detach_and_exec(&ctx.root, &a.args).map(|()| Exit::CannotRun)
         }
     };
-    match result {
-        Ok(_) if crate::output::failed() => {
-            crate::errln!("upgrade-console: error: the output could not be written (disk full?)");
+    match (result, crate::output::failed()) {
+        (Ok(_), Some(why)) => {
+            crate::errln!(
+                "upgrade-console: error: the output could not be written ({why}); check where it goes (a full disk?) and run the command again"
+            );
             Exit::CannotRun
         }
-        Ok(code) => code,
-        Err(e) => {
+        (Ok(code), None) => code,
+        (Err(e), _) => {
             let text = error_text(&e);
             log::error!("{text}");
             crate::errln!("upgrade-console: error: {text}");

@@ -5,20 +5,22 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static ASCII: AtomicBool = AtomicBool::new(false);
-/// A write failed for another reason than a closed pipe (disk full behind `>`).
-static FAILED: AtomicBool = AtomicBool::new(false);
+/// The first write that failed for another reason than a closed pipe (disk full
+/// behind `>`).
+static FAILED: OnceLock<String> = OnceLock::new();
 
 /// Sets whether text is folded to ASCII (from `--ascii`).
 pub fn set_ascii(on: bool) {
     ASCII.store(on, Ordering::Relaxed);
 }
 
-/// Whether some output could not be written (not counting a closed pipe).
-pub fn failed() -> bool {
-    FAILED.load(Ordering::Relaxed)
+/// Why some output could not be written (a closed pipe does not count).
+pub fn failed() -> Option<&'static str> {
+    FAILED.get().map(String::as_str)
 }
 
 /// Replaces the non-ASCII characters our texts use with ASCII look-alikes, and any
@@ -60,7 +62,9 @@ fn write_to(mut w: impl Write, args: fmt::Arguments, newline: bool) {
         Ok(()) => {}
         // The reader is gone (`| head`): nobody to tell, nothing lost.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(_) => FAILED.store(true, Ordering::Relaxed),
+        Err(e) => {
+            let _ = FAILED.set(e.to_string());
+        }
     }
 }
 

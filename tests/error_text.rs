@@ -168,3 +168,27 @@ fn activate_suggests_commands_with_the_root() {
         "activate's next command omits --root: {t}"
     );
 }
+
+/// Output that cannot be written for another reason than a closed pipe (a full disk
+/// behind `>`) is an error the operator sees (exit 2), not a panic.
+#[test]
+fn a_full_disk_behind_stdout_is_reported() {
+    let (_d, root) = demo();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let o = Command::new(bin())
+        .arg("--root")
+        .arg(&root)
+        .arg("status")
+        .stdin(Stdio::null())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run upgrade-console");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(err.contains("could not be written"), "{err}");
+}
