@@ -18,7 +18,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     // Exclusive and unpredictable: a link planted under a guessable name would make
     // us write through it.
-    let (mut f, tmp) = create_temp(dir, &format!(".{}", name.to_string_lossy()))?;
+    let (mut f, tmp) = create_temp(dir, &format!(".{}", name.to_string_lossy()), 0o644)?;
     let written = f.write_all(bytes).and_then(|()| f.sync_all());
     drop(f);
     // rename replaces a link at `path` itself; it never writes through one.

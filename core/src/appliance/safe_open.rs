@@ -75,13 +75,13 @@ fn random_suffix() -> String {
 }
 
 /// Creates a new file in `dir` named `{prefix}.{random}.tmp`, exclusively (O_EXCL:
-/// an existing file or link of that name is an error, never reused) and readable by
-/// the owner only. Returns it with its path; the caller renames or removes it.
-pub fn create_temp(dir: &Path, prefix: &str) -> io::Result<(File, PathBuf)> {
+/// an existing file or link of that name is an error, never reused) with `mode`
+/// (less the umask). Returns it with its path; the caller renames or removes it.
+pub fn create_temp(dir: &Path, prefix: &str, mode: u32) -> io::Result<(File, PathBuf)> {
     let mut last = None;
     for _ in 0..16 {
         let path = dir.join(format!("{prefix}.{}.tmp", random_suffix()));
-        match no_follow(OpenOptions::new().write(true).create_new(true).mode(0o600)).open(&path) {
+        match no_follow(OpenOptions::new().write(true).create_new(true).mode(mode)).open(&path) {
             Ok(f) => return Ok((f, path)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => return Err(explain(&path, e)),
@@ -113,8 +113,8 @@ mod tests {
     #[test]
     fn temp_names_differ_and_are_exclusive() {
         let d = tempfile::tempdir().unwrap();
-        let (_f1, p1) = create_temp(d.path(), ".x").unwrap();
-        let (_f2, p2) = create_temp(d.path(), ".x").unwrap();
+        let (_f1, p1) = create_temp(d.path(), ".x", 0o600).unwrap();
+        let (_f2, p2) = create_temp(d.path(), ".x", 0o600).unwrap();
         assert_ne!(p1, p2);
         assert!(p1.file_name().unwrap().len() > 20);
     }

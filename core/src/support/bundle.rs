@@ -714,12 +714,10 @@ pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> anyhow::Result<
         .unwrap_or_else(|| "bundle.zip".into());
     // Exclusive, unpredictable temp name: a link planted beside the bundle cannot
     // catch it (the rename below replaces a link at `path` without following it).
-    let (f, tmp) =
-        crate::appliance::safe_open::create_temp(&dir, &format!(".{name}")).map_err(|source| {
-            BundleError::Write {
-                path: path.display().to_string(),
-                source,
-            }
+    let (f, tmp) = crate::appliance::safe_open::create_temp(&dir, &format!(".{name}"), 0o600)
+        .map_err(|source| BundleError::Write {
+            path: path.display().to_string(),
+            source,
         })?;
     let shown = path.display().to_string();
     let result = (|| -> Result<(), BundleError> {
