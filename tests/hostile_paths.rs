@@ -382,3 +382,23 @@ fn a_failure_after_the_write_marks_the_slot_bad() {
         text(&status)
     );
 }
+
+/// Defect 6: the file the console captures a detached child's errors in is not
+/// written through a planted link.
+#[test]
+fn a_planted_stderr_link_is_not_followed() {
+    use upgrade_console::tui::worker::{Op, spawn_detached, stderr_file};
+    let (_d, root, outside) = demo_with_outside();
+    let target = outside.join("victim");
+    std::fs::write(&target, "precious\n").unwrap();
+    let r = upgrade_core::appliance::root::ApplianceRoot::new(&root);
+    let link = stderr_file(&r, Op::Bundle);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (tx, _rx) = std::sync::mpsc::channel();
+    let e = spawn_detached(Path::new(bin()), &r, Op::Bundle, vec!["status".into()], tx)
+        .err()
+        .expect("the console started a child with its errors going through a link");
+    assert!(e.to_string().contains("is a symbolic link"), "{e}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+}

@@ -36,6 +36,20 @@ pub fn open_append(path: &Path) -> io::Result<File> {
         .map_err(|e| explain(path, e))
 }
 
+/// Creates or empties a file to write from the start, such as a child's captured
+/// error output.
+pub fn create_truncate(path: &Path) -> io::Result<File> {
+    no_follow(
+        OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o640),
+    )
+    .open(path)
+    .map_err(|e| explain(path, e))
+}
+
 /// Opens (creating it and its directory if needed) a lock file for `flock`; its
 /// contents are never read or written.
 pub fn open_lock(path: &Path) -> io::Result<File> {
@@ -107,6 +121,9 @@ mod tests {
         symlink(&target, &lock).unwrap();
         let e = open_lock(&lock).unwrap_err();
         assert!(e.to_string().contains("remove the link"), "{e}");
+        let err = d.path().join("activate.stderr");
+        symlink(&target, &err).unwrap();
+        assert!(create_truncate(&err).is_err());
         assert!(!target.exists());
     }
 
