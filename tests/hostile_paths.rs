@@ -397,8 +397,7 @@ fn a_planted_stderr_link_is_not_followed() {
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let (tx, _rx) = std::sync::mpsc::channel();
     let e = spawn_detached(Path::new(bin()), &r, Op::Bundle, vec!["status".into()], tx)
-        .err()
-        .expect("the console started a child with its errors going through a link");
+        .expect_err("the console started a child with its errors going through a link");
     assert!(e.to_string().contains("is a symbolic link"), "{e}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
 }
