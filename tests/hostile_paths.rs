@@ -401,3 +401,50 @@ fn a_planted_stderr_link_is_not_followed() {
     assert!(e.to_string().contains("is a symbolic link"), "{e}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
 }
+
+/// Defect 5, the other way round: the walk that refuses loops accepts real images
+/// with deep trees (xorriso relocates directories past ISO9660's eight levels with
+/// Rock Ridge; those must not be taken for a loop) and empty directories.
+#[test]
+fn an_xorriso_image_with_deep_and_empty_directories_opens() {
+    use upgrade_core::image::iso::FirmwareImage;
+    common::require_tool("xorriso", "xorriso");
+    let (_d, root) = common::demo();
+    let good = FirmwareImage::open(&root.join("images/sps-7.3.1.iso")).unwrap();
+    let src = root.join("xsrc");
+    let fw = src.join("firmware");
+    std::fs::create_dir_all(fw.join("migrations/lib/a/b/c/d/e/f/g/h/i/j")).unwrap();
+    std::fs::create_dir_all(fw.join("migrations/empty1")).unwrap();
+    std::fs::create_dir_all(fw.join("migrations/empty2")).unwrap();
+    std::fs::write(
+        fw.join("migrations/lib/a/b/c/d/e/f/g/h/i/j/deep.sh"),
+        "#!/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(fw.join("manifest.toml"), &good.manifest_text).unwrap();
+    let mut payload = Vec::new();
+    std::io::Read::read_to_end(&mut good.payload_reader().unwrap(), &mut payload).unwrap();
+    std::fs::write(fw.join("rootfs.img"), &payload).unwrap();
+    for f in ["step.sh", "import.sh"] {
+        let b = good
+            .read_small_file(&format!("firmware/migrations/{f}"))
+            .unwrap()
+            .unwrap();
+        std::fs::write(fw.join("migrations").join(f), b).unwrap();
+    }
+    let iso = root.join("deep.iso");
+    let o = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-o"])
+        .arg(&iso)
+        .args(["-V", "FW_DEEP", "-J", "-R"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = FirmwareImage::open(&iso).unwrap();
+    let names: Vec<&str> = img.migrations.iter().map(|m| m.path.as_str()).collect();
+    assert_eq!(
+        names,
+        ["import.sh", "lib/a/b/c/d/e/f/g/h/i/j/deep.sh", "step.sh"]
+    );
+}
