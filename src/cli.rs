@@ -162,6 +162,8 @@ pub struct Ctx {
 
 /// Parses the arguments, runs the command, and returns the process exit code.
 pub fn run(cli: Cli) -> Exit {
+    // JSON stays as it is: folding could change its strings' meaning.
+    crate::output::set_ascii(cli.ascii && !cli.json);
     let ctx = Ctx {
         root: ApplianceRoot::new(cli.root.clone()),
         json: cli.json,
@@ -186,12 +188,33 @@ pub fn run(cli: Cli) -> Exit {
             crate::tui::worker::detach_and_exec(&ctx.root, &a.args).map(|()| Exit::CannotRun)
         }
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            log::error!("{e:#}");
-            eprintln!("upgrade-console: error: {e:#}");
+    match (result, crate::output::failed()) {
+        (Ok(_), Some(why)) => {
+            crate::errln!(
+                "upgrade-console: error: the output could not be written ({why}); check where it goes (a full disk?) and run the command again"
+            );
+            Exit::CannotRun
+        }
+        (Ok(code), None) => code,
+        (Err(e), _) => {
+            let text = error_text(&e);
+            log::error!("{text}");
+            crate::errln!("upgrade-console: error: {text}");
             Exit::CannotRun
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: many messages already
+/// quote their cause ("cannot read X: No such file..."), and `{e:#}` would repeat it.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }

@@ -1,7 +1,7 @@
 //! The `activate ISO` command: shows what will happen, asks for confirmation on a
 //! terminal (`--yes` for automation; neither: exit 2), then writes, verifies and arms.
 use crate::cli::{ActivateArgs, Ctx, Exit};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use upgrade_core::appliance::config::Config;
 use upgrade_core::upgrade::activate::{self, ActivateError};
 
@@ -14,19 +14,18 @@ pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
     };
     if !args.yes {
         if !std::io::stdin().is_terminal() {
-            eprintln!(
+            crate::errln!(
                 "upgrade-console: activate writes slot {} and needs confirmation: run it on a terminal, or pass --yes",
                 plan.target.slot
             );
             return Ok(Exit::CannotRun);
         }
-        println!("{}", plan.describe());
-        print!("Type \"yes\" to write slot {}: ", plan.target.slot);
-        std::io::stdout().flush()?;
+        crate::outln!("{}", plan.describe());
+        crate::out!("Type \"yes\" to write slot {}: ", plan.target.slot);
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if answer.trim() != "yes" {
-            println!("Nothing was written.");
+            crate::outln!("Nothing was written.");
             return Ok(Exit::Refused);
         }
     }
@@ -38,19 +37,22 @@ pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
     ) {
         Ok(r) => {
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                println!(
+                crate::outln!(
                     "Slot {} holds firmware {} ({} bytes written, read back and verified in {:.1} s).",
-                    r.slot, r.version, r.bytes, r.seconds
+                    r.slot,
+                    r.version,
+                    r.bytes,
+                    r.seconds
                 );
-                println!(
+                crate::outln!(
                     "After reboot: firmware {} boots once from slot {}; if it fails, slot {} boots again.",
                     r.version,
                     r.slot,
                     r.slot.other()
                 );
-                println!("Reboot with `upgrade-console reboot` when ready.");
+                crate::outln!("Reboot with `{} reboot` when ready.", ctx.root.command());
             }
             Ok(Exit::Success)
         }
@@ -61,9 +63,9 @@ pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
 fn refusal(ctx: &Ctx, e: ActivateError) -> Exit {
     log::error!("activate: {e}");
     if ctx.json {
-        println!("{}", serde_json::json!({ "error": e.to_string() }));
+        crate::outln!("{}", serde_json::json!({ "error": e.to_string() }));
     }
-    eprintln!("upgrade-console: activate: {e}");
+    crate::errln!("upgrade-console: activate: {e}");
     if e.is_refusal() {
         Exit::Refused
     } else {

@@ -17,10 +17,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
 /// Prints boot reports; exit 1 when any boot rolled back or needs recovery.
 pub fn print_reports(ctx: &Ctx, reports: &[BootReport]) -> anyhow::Result<Exit> {
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(reports)?);
+        crate::outln!("{}", serde_json::to_string_pretty(reports)?);
     } else {
         for r in reports {
-            println!("boot from slot {}: {}", r.booted, r.message);
+            crate::outln!("boot from slot {}: {}", r.booted, r.message);
         }
     }
     let bad = reports.iter().any(|r| {

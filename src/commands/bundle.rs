@@ -6,9 +6,9 @@ pub fn run(ctx: &Ctx, args: &BundleArgs) -> anyhow::Result<Exit> {
     upgrade_core::appliance::console_log::init(&ctx.root, false);
     let path = upgrade_core::support::bundle::write_bundle(&ctx.root, args.output.as_deref())?;
     if ctx.json {
-        println!("{}", serde_json::json!({ "bundle": path }));
+        crate::outln!("{}", serde_json::json!({ "bundle": path }));
     } else {
-        println!("Support bundle written: {}", path.display());
+        crate::outln!("Support bundle written: {}", path.display());
     }
     Ok(Exit::Success)
 }

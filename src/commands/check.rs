@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> anyhow::Result<Exit> {
             "warnings": report.warnings(),
             "checks": report.checks,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         let title = format!(
             "Upgrade test: {} {} ({})",
@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> anyhow::Result<Exit> {
             image.manifest.firmware.version,
             args.iso.display()
         );
-        print!("{}", render_text(&report, &title));
+        crate::out!("{}", render_text(&report, &title));
     }
     if report.passed() {
         record_passed(ctx, &image)?;

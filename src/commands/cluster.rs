@@ -15,18 +15,18 @@ pub fn run(ctx: &Ctx, args: &ClusterArgs) -> anyhow::Result<Exit> {
     };
     let Some(p) = plan(&config, running_version(&ctx.root)?, target) else {
         if ctx.json {
-            println!("null");
+            crate::outln!("null");
         } else {
-            println!(
+            crate::outln!(
                 "This appliance is not in a central cluster ([cluster] is not configured): upgrade it on its own."
             );
         }
         return Ok(Exit::Success);
     };
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&p)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&p)?);
     } else {
-        print!("{}", render_text(&p));
+        crate::out!("{}", render_text(&p));
     }
     Ok(Exit::Success)
 }

@@ -39,36 +39,36 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
         return crate::commands::console::open_on(ctx, &root, default_image.as_deref());
     }
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&demo)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&demo)?);
         return Ok(Exit::Success);
     }
     let r = root.display();
-    println!(
+    crate::outln!(
         "Demo appliance {} at {r}",
         if demo.reused { "reused" } else { "built" }
     );
-    println!("  running firmware 7.0.1 in slot A; slot B empty; images in {r}/images:");
+    crate::outln!("  running firmware 7.0.1 in slot A; slot B empty; images in {r}/images:");
     for i in &demo.images {
         let name = i
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        println!("  {name:<46} {}", i.purpose);
+        crate::outln!("  {name:<46} {}", i.purpose);
     }
     let iso = default_image
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    println!("\nTry:");
-    println!("  upgrade-console --root {r} status");
-    println!("  upgrade-console --root {r} verify {iso}");
-    println!("  upgrade-console --root {r} check {iso}");
-    println!("  upgrade-console --root {r} check {r}/images/sps-8.1.iso");
-    println!("  upgrade-console --root {r} verify {r}/images/sps-7.3.1-bad-payload-hash.iso");
-    println!("  upgrade-console --root {r} activate --yes {iso}");
-    println!("  upgrade-console --root {r} reboot");
-    println!("  upgrade-console --root {r}            # the full-screen console");
-    println!(
+    crate::outln!("\nTry:");
+    crate::outln!("  upgrade-console --root {r} status");
+    crate::outln!("  upgrade-console --root {r} verify {iso}");
+    crate::outln!("  upgrade-console --root {r} check {iso}");
+    crate::outln!("  upgrade-console --root {r} check {r}/images/sps-8.1.iso");
+    crate::outln!("  upgrade-console --root {r} verify {r}/images/sps-7.3.1-bad-payload-hash.iso");
+    crate::outln!("  upgrade-console --root {r} activate --yes {iso}");
+    crate::outln!("  upgrade-console --root {r} reboot");
+    crate::outln!("  upgrade-console --root {r}            # the full-screen console");
+    crate::outln!(
         "  upgrade-console demo --fail check {r}  # configuration the rules refuse (phase1, irreversible: rollback, recovery)"
     );
     Ok(Exit::Success)

@@ -7,18 +7,19 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     match upgrade_core::upgrade::phase2::run(&ctx.root) {
         Ok(s) => {
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&s)?);
             } else {
                 match s {
-                    Some(s) => println!("{}", s.message),
-                    None => println!("No phase 2 to run."),
+                    Some(s) => crate::outln!("{}", s.message),
+                    None => crate::outln!("No phase 2 to run."),
                 }
             }
             Ok(Exit::Success)
         }
         Err(e) => {
-            log::error!("{e:#}");
-            eprintln!("upgrade-console: {e:#}");
+            let text = crate::cli::error_text(&e);
+            log::error!("{text}");
+            crate::errln!("upgrade-console: {text}");
             Ok(Exit::Refused)
         }
     }

@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
     );
     if upgrade_core::upgrade::activate::activation_running(&ctx.root) {
-        eprintln!(
+        crate::errln!(
             "upgrade-console: reboot: an activation is writing a slot right now; wait for it to finish"
         );
         return Ok(Exit::Refused);
@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
         let next = env.next_boot();
         log::info!("reboot: the next boot is slot {next}");
         if !ctx.json {
-            println!("Rebooting into slot {next}.");
+            crate::outln!("Rebooting into slot {next}.");
         }
     }
     if is_simulated(&ctx.root) {

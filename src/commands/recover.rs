@@ -3,7 +3,6 @@
 //! and serving the boot log until SIGTERM or SIGINT.
 
 use crate::cli::{Ctx, Exit, RecoverArgs};
-use std::io::Write;
 use upgrade_core::appliance::config::Config;
 use upgrade_core::recovery;
 use upgrade_core::upgrade::progress::Progress;
@@ -22,18 +21,17 @@ pub fn run(ctx: &Ctx, args: &RecoverArgs) -> anyhow::Result<Exit> {
     let config = Config::load(&ctx.root)?;
     let why = reason(ctx);
     if args.dry_run {
-        print!("{}", recovery::plan_text(&ctx.root, &config, &why));
+        crate::out!("{}", recovery::plan_text(&ctx.root, &config, &why));
         return Ok(Exit::Success);
     }
     let stop = crate::commands::serve_log::termination_flag()?;
     upgrade_core::appliance::console_log::init(&ctx.root, false);
     let (report, mut session) = recovery::enter_session(&ctx.root, &config, &why)?;
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", recovery::render_text(&report));
+        crate::out!("{}", recovery::render_text(&report));
     }
-    let _ = std::io::stdout().flush();
 
     recovery::supervise(&mut session, &stop);
     log::info!("recover: stopping sshd and the boot log server");

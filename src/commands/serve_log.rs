@@ -39,10 +39,10 @@ pub fn run(ctx: &Ctx, args: &ServeLogArgs) -> anyhow::Result<Exit> {
     };
     let server = upgrade_core::logserver::spawn(ctx.root.clone(), listen)?;
     for a in server.local_addrs() {
-        println!("Boot log server: http://{a}/");
+        crate::outln!("Boot log server: http://{a}/");
     }
     for (a, e) in server.failed() {
-        eprintln!("upgrade-console: cannot listen on {a}: {e}");
+        crate::errln!("upgrade-console: cannot listen on {a}: {e}");
     }
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -8,9 +8,9 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     let config = Config::load(&ctx.root)?;
     let report = gather(&ctx.root, &config)?;
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render_text(&report));
+        crate::out!("{}", render_text(&report));
     }
     Ok(Exit::Success)
 }

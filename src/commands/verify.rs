@@ -13,6 +13,13 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         .iso
         .file_name()
         .map(|n| n.to_string_lossy().into_owned());
+    // A missing image is the first thing to say, before any talk of hashes.
+    if let Err(e) = std::fs::metadata(&args.iso) {
+        bail!(
+            "cannot read the image \"{}\": {e}; check the path to the firmware ISO",
+            args.iso.display()
+        );
+    }
     let (expected, source) = if let Some(text) = &args.sha256 {
         (
             parse_expected(text, name.as_deref())?,
@@ -51,32 +58,35 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         report.payload_expected_sha256
     );
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        crate::outln!(
             "Image    {} ({} {})",
-            report.image, report.product, report.version
+            report.image,
+            report.product,
+            report.version
         );
         if report.image_ok {
-            println!("SHA-256  {}  OK (matches {source})", report.image_sha256);
+            crate::outln!("SHA-256  {}  OK (matches {source})", report.image_sha256);
         } else {
-            println!("SHA-256  MISMATCH");
-            println!("  image has  {}", report.image_sha256);
-            println!("  expected   {}  (from {source})", report.expected_sha256);
-            println!(
+            crate::outln!("SHA-256  MISMATCH");
+            crate::outln!("  image has  {}", report.image_sha256);
+            crate::outln!("  expected   {}  (from {source})", report.expected_sha256);
+            crate::outln!(
                 "  The image is damaged or not the one published: download it again and compare with the downloads page."
             );
         }
         if report.payload_ok {
-            println!(
+            crate::outln!(
                 "Payload  {}  OK ({})",
-                report.payload_sha256, report.payload_file
+                report.payload_sha256,
+                report.payload_file
             );
         } else {
-            println!("Payload  MISMATCH ({})", report.payload_file);
-            println!("  payload has {}", report.payload_sha256);
-            println!("  manifest    {}", report.payload_expected_sha256);
-            println!(
+            crate::outln!("Payload  MISMATCH ({})", report.payload_file);
+            crate::outln!("  payload has {}", report.payload_sha256);
+            crate::outln!("  manifest    {}", report.payload_expected_sha256);
+            crate::outln!(
                 "  The image's contents do not match its own manifest: do not install it; download it again or contact support."
             );
         }
@@ -92,7 +102,7 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         )
     {
         log::warn!("verify passed but could not be recorded in the journal: {e}");
-        eprintln!(
+        crate::errln!(
             "warning: the result could not be recorded in the journal ({e}); activate refuses until a verify is recorded: run verify again"
         );
     }

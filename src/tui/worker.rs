@@ -70,7 +70,7 @@ pub fn spawn_detached(
     tx: Sender<Msg>,
 ) -> std::io::Result<ChildRun> {
     std::fs::create_dir_all(root.log_dir())?;
-    let err = std::fs::File::create(stderr_file(root, op))?;
+    let err = upgrade_core::appliance::safe_open::create_truncate(&stderr_file(root, op))?;
     let mut cmd = Command::new(self_exe);
     cmd.arg("--root")
         .arg(root.dir())

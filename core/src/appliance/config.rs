@@ -389,6 +389,34 @@ impl Config {
                 }
             }
         }
+        // Every file path the console opens lies under the root; one that climbs out
+        // of it with `..` is refused here, naming its key, before anything is opened.
+        let mut paths: Vec<(String, &str)> = vec![
+            ("slots.A".into(), &self.slots.a),
+            ("slots.B".into(), &self.slots.b),
+            ("monitor.status_file".into(), &self.monitor.status_file),
+        ];
+        if let Some(ha) = &self.ha {
+            if let Some(b) = &ha.bmc {
+                paths.push(("ha.bmc.password_file".into(), &b.password_file));
+            }
+            if let Some(s) = &ha.status_file {
+                paths.push(("ha.status_file".into(), s));
+            }
+        }
+        for (i, p) in self.storage.paths.iter().enumerate() {
+            paths.push((format!("storage.paths[{i}]"), p));
+        }
+        for (key, p) in paths {
+            if crate::appliance::root::leaves_root(p) {
+                return Err((
+                    key,
+                    format!(
+                        "\"{p}\" leaves the appliance root (its \"..\" climbs above \"/\"); every path is taken under the root: write it from \"/\" without \"..\""
+                    ),
+                ));
+            }
+        }
         if self.storage.paths.is_empty() {
             return Err((
                 "storage.paths".into(),
@@ -497,6 +525,22 @@ disk_fillup_prevention_percent = 80
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("appliance.toml"))
+    }
+
+    #[test]
+    fn paths_that_leave_the_root_are_refused_by_key() {
+        let t = SAMPLE.replace(
+            "B = \"/dev/disk/by-partlabel/rootB\"",
+            "B = \"/../outside/slotB.img\"",
+        );
+        let e = parse(&t).unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("slots.B", 21), "{e}");
+        assert!(e.problem.contains("/../outside/slotB.img"), "{e}");
+        let t = format!("{SAMPLE}\n[storage]\npaths = [\"/\", \"var/../../x\"]\n");
+        assert_eq!(parse(&t).unwrap_err().key, "storage.paths[1]");
+        // `..` that stays inside is fine.
+        let t = SAMPLE.replace("rootB\"", "x/../rootB\"");
+        parse(&t).unwrap();
     }
 
     #[test]

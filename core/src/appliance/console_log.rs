@@ -3,7 +3,7 @@
 //! goes away. It is also what the boot log server shows and the bundle carries.
 
 use crate::appliance::root::ApplianceRoot;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
@@ -25,13 +25,19 @@ pub fn now_rfc3339() -> String {
 /// Starts logging to the console log under `root`. If the log cannot be opened
 /// (read-only root, `verify` on a laptop), logging goes nowhere; the command still runs.
 pub fn init(root: &ApplianceRoot, echo: bool) {
-    let file = std::fs::create_dir_all(root.log_dir()).ok().and_then(|_| {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(root.log_file())
-            .ok()
-    });
+    // Never through a link: a planted console.log link would get every line.
+    let file = std::fs::create_dir_all(root.log_dir())
+        .and_then(|_| crate::appliance::safe_open::open_append(&root.log_file()));
+    let file = match file {
+        Ok(f) => Some(f),
+        Err(e) => {
+            // A link is worth saying even when a missing log is not (read-only root).
+            if echo || e.kind() == std::io::ErrorKind::InvalidInput {
+                let _ = writeln!(std::io::stderr(), "warning: no console log: {e}");
+            }
+            None
+        }
+    };
     let logger = LOGGER.get_or_init(|| FileLogger {
         file: Mutex::new(None),
         echo,
@@ -65,7 +71,8 @@ impl log::Log for FileLogger {
             let _ = f.write_all(line.as_bytes());
         }
         if self.echo {
-            eprint!("{line}");
+            // Not eprint!: a closed stderr (`boot 2>&1 | head`) must not panic here.
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }
 

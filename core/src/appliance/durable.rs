@@ -1,7 +1,8 @@
 //! The one way state reaches the disk: write a temporary file, fsync it, rename it over
 //! the target, fsync the directory. A crash leaves either the old or the new file.
 
-use std::fs::{self, File, OpenOptions};
+use crate::appliance::safe_open::create_temp;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -15,20 +16,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp.{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    if let Err(e) = fs::rename(&tmp, path) {
+    // Exclusive and unpredictable: a link planted under a guessable name would make
+    // us write through it.
+    let (mut f, tmp) = create_temp(dir, &format!(".{}", name.to_string_lossy()), 0o644)?;
+    let written = f.write_all(bytes).and_then(|()| f.sync_all());
+    drop(f);
+    // rename replaces a link at `path` itself; it never writes through one.
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }

@@ -9,9 +9,52 @@ pub struct ApplianceRoot {
     dir: PathBuf,
 }
 
+/// Whether a configured path climbs above the root with `..` (as `/../outside/x`
+/// does), read lexically as [`ApplianceRoot::resolve`] reads it.
+pub fn leaves_root(rel: impl AsRef<Path>) -> bool {
+    let mut depth = 0usize;
+    for c in rel.as_ref().components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir if depth == 0 => return true,
+            Component::ParentDir => depth -= 1,
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+        }
+    }
+    false
+}
+
 impl ApplianceRoot {
+    /// A relative root is made absolute here, once, against the working directory:
+    /// steps run with the root as their working directory and would otherwise find
+    /// `demo-appliance/var/...` under `demo-appliance/` (issue 9, defect 1).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        let dir = dir.into();
+        let dir = if dir.is_absolute() {
+            dir
+        } else {
+            // Only fails when the working directory is gone; then the path as given is
+            // all there is, and every open reports it.
+            std::path::absolute(&dir).unwrap_or(dir)
+        };
+        Self { dir }
+    }
+
+    /// How an operator names this appliance on the command line, for suggested
+    /// commands: `upgrade-console` on `/`, else with `--root DIR` (quoted if needed).
+    pub fn command(&self) -> String {
+        if self.is_system_root() {
+            return "upgrade-console".into();
+        }
+        let dir = self.dir.display().to_string();
+        let plain = dir
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c));
+        if plain {
+            format!("upgrade-console --root {dir}")
+        } else {
+            format!("upgrade-console --root '{}'", dir.replace('\'', r"'\''"))
+        }
     }
 
     /// The root directory itself.
@@ -25,18 +68,22 @@ impl ApplianceRoot {
     }
 
     /// Resolves a path from the configuration or the spec under the root. Absolute
-    /// paths are taken as relative to the root, so `/dev/x` becomes `ROOT/dev/x`.
+    /// paths are taken as relative to the root, so `/dev/x` becomes `ROOT/dev/x`, and
+    /// `..` stops at the root as it does in a chroot: `/../x` is `ROOT/x`, never a
+    /// sibling of the root (configuration loading refuses such paths first).
     pub fn resolve(&self, rel: impl AsRef<Path>) -> PathBuf {
-        let mut out = self.dir.clone();
+        let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
         for c in rel.as_ref().components() {
             match c {
-                Component::Normal(p) => out.push(p),
+                Component::Normal(p) => parts.push(p),
                 Component::ParentDir => {
-                    out.push("..");
+                    parts.pop();
                 }
                 Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
             }
         }
+        let mut out = self.dir.clone();
+        out.extend(parts);
         out
     }
 
@@ -86,5 +133,41 @@ mod tests {
         let sys = ApplianceRoot::new("/");
         assert_eq!(sys.resolve("/dev/sda2"), PathBuf::from("/dev/sda2"));
         assert!(sys.is_system_root());
+    }
+
+    #[test]
+    fn dot_dot_stops_at_the_root() {
+        let r = ApplianceRoot::new("/tmp/appl");
+        assert_eq!(
+            r.resolve("/../outside/slotB.img"),
+            PathBuf::from("/tmp/appl/outside/slotB.img")
+        );
+        assert_eq!(r.resolve("dev/../x"), PathBuf::from("/tmp/appl/x"));
+        assert!(leaves_root("/../outside/slotB.img"));
+        assert!(leaves_root("a/../../b"));
+        assert!(!leaves_root("/dev/disk/../sda2"));
+    }
+
+    #[test]
+    fn suggested_commands_name_the_root() {
+        assert_eq!(ApplianceRoot::new("/").command(), "upgrade-console");
+        assert_eq!(
+            ApplianceRoot::new("/srv/a").command(),
+            "upgrade-console --root /srv/a"
+        );
+        assert_eq!(
+            ApplianceRoot::new("/srv/my box").command(),
+            "upgrade-console --root '/srv/my box'"
+        );
+    }
+
+    #[test]
+    fn a_relative_root_is_made_absolute_once() {
+        let r = ApplianceRoot::new("demo-appliance");
+        assert!(r.dir().is_absolute(), "{}", r.dir().display());
+        assert_eq!(
+            r.dir(),
+            std::env::current_dir().unwrap().join("demo-appliance")
+        );
     }
 }

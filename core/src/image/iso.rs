@@ -14,6 +14,15 @@ pub const MANIFEST_PATH: &str = "firmware/manifest.toml";
 const SECTOR: u64 = 2048;
 /// Largest file extracted from an image into memory (migration programs, manifest).
 pub const MAX_SMALL_FILE: u64 = 64 << 20;
+/// Where the migration programs lie in an image.
+pub const MIGRATIONS_DIR: &str = "firmware/migrations";
+/// Bounds of the walk over an image's directory tree when it is opened: deeper or
+/// larger trees are not firmware images, and a hostile one must not run us out of
+/// time or memory.
+pub const MAX_DEPTH: usize = 32;
+pub const MAX_ENTRIES: usize = 100_000;
+/// All migration programs together (they are staged on the appliance's disk).
+pub const MAX_MIGRATIONS_BYTES: u64 = 256 << 20;
 
 /// A contiguous byte range of the image file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +33,10 @@ pub struct ByteRange {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IsoError {
-    #[error("cannot read \"{path}\": {source}; check the path and permissions")]
-    Io { path: PathBuf, source: io::Error },
+    // The cause is part of the text and deliberately not a `source`: `{e:#}` would
+    // print it twice.
+    #[error("cannot read \"{path}\": {error}; check the path and permissions")]
+    Io { path: PathBuf, error: io::Error },
     #[error("\"{path}\" is not an ISO9660 image ({why}); download the firmware ISO again")]
     NotIso { path: PathBuf, why: String },
     #[error(
@@ -38,11 +49,8 @@ pub enum IsoError {
     },
     #[error("\"{path}\" has no {MANIFEST_PATH}: it is not a firmware image for this console")]
     NoManifest { path: PathBuf },
-    #[error("\"{path}\": {source}")]
-    Manifest {
-        path: PathBuf,
-        source: ManifestError,
-    },
+    #[error("\"{path}\": {error}")]
+    Manifest { path: PathBuf, error: ManifestError },
     #[error(
         "\"{path}\": the manifest names payload \"{file}\" but the image has no such file; download the image again"
     )]
@@ -56,6 +64,8 @@ pub enum IsoError {
         declared: u64,
         actual: u64,
     },
+    #[error("\"{path}\" is damaged: {why}; download the firmware ISO again")]
+    Damaged { path: PathBuf, why: String },
     #[error(
         "\"{path}\": {what} lies outside the image (bytes {start}..{end} of {size}); the image is damaged: download it again"
     )]
@@ -78,12 +88,24 @@ pub struct FirmwareImage {
     pub manifest_text: String,
     /// The payload's byte ranges in the image, in payload order.
     pub payload: Vec<ByteRange>,
+    /// Every file under `firmware/migrations/`, found by a walk that visited each
+    /// directory once, with its path under that directory and where it lies.
+    pub migrations: Vec<MigrationFile>,
+}
+
+/// A migration program of an image, checked when the image was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationFile {
+    /// Path under `firmware/migrations/`, a safe relative path.
+    pub path: String,
+    pub ranges: Vec<ByteRange>,
+    pub size: u64,
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> IsoError + '_ {
-    move |source| IsoError::Io {
+    move |error| IsoError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -167,7 +189,7 @@ impl FirmwareImage {
         if total > MAX_MANIFEST_BYTES {
             return Err(IsoError::Manifest {
                 path: path.to_path_buf(),
-                source: ManifestError::Invalid {
+                error: ManifestError::Invalid {
                     key: "(file)".into(),
                     value: format!("{total} bytes"),
                     problem: "is larger than 1 MiB".into(),
@@ -177,11 +199,11 @@ impl FirmwareImage {
         let bytes = read_ranges(path, &ranges)?;
         let manifest_text = String::from_utf8(bytes).map_err(|_| IsoError::Manifest {
             path: path.to_path_buf(),
-            source: ManifestError::Syntax("it is not UTF-8 text".into()),
+            error: ManifestError::Syntax("it is not UTF-8 text".into()),
         })?;
-        let manifest = Manifest::parse(&manifest_text).map_err(|source| IsoError::Manifest {
+        let manifest = Manifest::parse(&manifest_text).map_err(|error| IsoError::Manifest {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
 
         let file_name = manifest.payload.file.clone();
@@ -206,13 +228,31 @@ impl FirmwareImage {
                 actual,
             });
         }
+        // The whole tree, before anyone relies on the image: activation must not
+        // find a loop or an unreadable program after it has written the slot.
+        let tree = walk_tree(path, &iso, size)?;
+        let migrations = migrations_of(path, tree, MIGRATIONS_DIR)?;
         Ok(FirmwareImage {
             path: path.to_path_buf(),
             size,
             manifest,
             manifest_text,
             payload,
+            migrations,
         })
+    }
+
+    /// Reads one migration program found when the image was opened.
+    pub fn read_migration(&self, file: &MigrationFile) -> Result<Vec<u8>, IsoError> {
+        read_ranges(&self.path, &file.ranges)
+    }
+
+    /// Whether a step command (relative to `firmware/`, as the manifest writes it,
+    /// e.g. `migrations/step.sh`) names a migration program of this image.
+    pub fn has_program(&self, command: &str) -> bool {
+        command
+            .strip_prefix("migrations/")
+            .is_some_and(|rel| self.migrations.iter().any(|m| m.path == rel))
     }
 
     /// A reader over the payload bytes, in order.
@@ -251,51 +291,136 @@ impl FirmwareImage {
     pub fn list_files(&self, dir: &str) -> Result<Vec<String>, IsoError> {
         let file = File::open(&self.path).map_err(io_err(&self.path))?;
         let iso: Reader = guarded(&self.path, || IsoImage::open(BufReader::new(file)))?;
-        let Some(entry) = guarded(&self.path, || iso.find_path(dir))? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        let mut stack = vec![(String::new(), entry)];
-        while let Some((prefix, e)) = stack.pop() {
-            if out.len() > 10_000 {
-                break;
-            }
-            let dref = guarded(&self.path, || e.as_dir_ref(&iso))?;
-            let children: Vec<_> = guarded(&self.path, || {
-                iso.open_dir(dref).entries().collect::<Result<Vec<_>, _>>()
-            })?;
-            for c in children {
-                if c.is_special() {
-                    continue;
-                }
-                let name = c.display_name().to_string();
-                let name = name
-                    .rsplit_once(';')
-                    .map(|(b, _)| b.to_string())
-                    .unwrap_or(name);
-                let rel = if prefix.is_empty() {
-                    name
-                } else {
-                    format!("{prefix}/{name}")
-                };
-                if !is_safe_relative_path(&rel) {
-                    return Err(IsoError::NotIso {
-                        path: self.path.clone(),
-                        why: format!("unsafe file name \"{}\" under {dir}", rel.escape_default()),
-                    });
-                }
-                if c.is_directory() {
-                    if stack.len() < 64 {
-                        stack.push((rel, c));
-                    }
-                } else {
-                    out.push(rel);
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
+        let tree = walk_tree(&self.path, &iso, self.size)?;
+        Ok(migrations_of(&self.path, tree, dir)?
+            .into_iter()
+            .map(|m| m.path)
+            .collect())
     }
+}
+
+/// A file found by [`walk_tree`]: its path from the image root and where it lies.
+struct TreeFile {
+    path: String,
+    ranges: Vec<ByteRange>,
+}
+
+/// Walks the image's whole directory tree once: each directory is entered once (a
+/// directory record pointing at a directory already seen, such as its own parent,
+/// makes a loop and is refused), nesting and entry count are bounded, and every
+/// file's extents must lie in the image.
+fn walk_tree(path: &Path, iso: &Reader, size: u64) -> Result<Vec<TreeFile>, IsoError> {
+    let damaged = |why: String| IsoError::Damaged {
+        path: path.to_path_buf(),
+        why,
+    };
+    let root = iso.root_dir().dir_ref();
+    let mut seen = std::collections::HashSet::from([root.extent.0]);
+    let mut stack = vec![(String::new(), root, 0usize)];
+    let mut entries = 0usize;
+    let mut files = Vec::new();
+    while let Some((prefix, dir, depth)) = stack.pop() {
+        let children: Vec<_> = guarded(path, || {
+            iso.open_dir(dir).entries().collect::<Result<Vec<_>, _>>()
+        })?;
+        for c in children {
+            if c.is_special() {
+                continue;
+            }
+            entries += 1;
+            if entries > MAX_ENTRIES {
+                return Err(damaged(format!(
+                    "it holds more than {MAX_ENTRIES} files and directories"
+                )));
+            }
+            let name = c.display_name().to_string();
+            let name = name
+                .rsplit_once(';')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(name);
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            if !c.is_directory() {
+                files.push(TreeFile {
+                    ranges: ranges_of(path, &c, size, &rel)?,
+                    path: rel,
+                });
+                continue;
+            }
+            if depth + 1 > MAX_DEPTH {
+                return Err(damaged(format!(
+                    "directories are nested more than {MAX_DEPTH} deep at \"{}\"",
+                    rel.escape_default()
+                )));
+            }
+            let d = guarded(path, || c.as_dir_ref(iso))?;
+            let end = (d.extent.0 as u64)
+                .saturating_mul(SECTOR)
+                .saturating_add(d.size as u64);
+            if end > size {
+                return Err(IsoError::OutOfBounds {
+                    path: path.to_path_buf(),
+                    what: format!("directory \"{}\"", rel.escape_default()),
+                    start: d.extent.0 as u64 * SECTOR,
+                    end,
+                    size,
+                });
+            }
+            if !seen.insert(d.extent.0) {
+                return Err(damaged(format!(
+                    "its directory tree loops: \"{}\" is a directory already seen (sector {})",
+                    rel.escape_default(),
+                    d.extent.0
+                )));
+            }
+            stack.push((rel, d, depth + 1));
+        }
+    }
+    Ok(files)
+}
+
+/// The files under `dir` of a walked tree, as paths under it: each a safe relative
+/// path, each and all together bounded in size.
+fn migrations_of(
+    path: &Path,
+    tree: Vec<TreeFile>,
+    dir: &str,
+) -> Result<Vec<MigrationFile>, IsoError> {
+    let prefix = format!("{}/", dir.trim_end_matches('/'));
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for f in tree {
+        let Some(rel) = f.path.strip_prefix(&prefix) else {
+            continue;
+        };
+        if !is_safe_relative_path(rel) {
+            return Err(IsoError::NotIso {
+                path: path.to_path_buf(),
+                why: format!("unsafe file name \"{}\" under {dir}", rel.escape_default()),
+            });
+        }
+        let len: u64 = f.ranges.iter().map(|r| r.len).sum();
+        total = total.saturating_add(len);
+        if len > MAX_SMALL_FILE || total > MAX_MIGRATIONS_BYTES {
+            return Err(IsoError::Damaged {
+                path: path.to_path_buf(),
+                why: format!(
+                    "\"{}\" is {len} bytes and the files under {dir} {total} so far, over the limits of {MAX_SMALL_FILE} and {MAX_MIGRATIONS_BYTES}",
+                    f.path.escape_default()
+                ),
+            });
+        }
+        out.push(MigrationFile {
+            path: rel.to_string(),
+            ranges: f.ranges,
+            size: len,
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }
 
 /// The byte ranges of a file entry, each checked against the image size.

@@ -206,14 +206,12 @@ impl SshdPlan {
     /// appears) or exited.
     pub fn start(&self) -> Result<Child, SshdError> {
         let _ = std::fs::remove_file(&self.pidfile);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map_err(|source| SshdError::Dir {
+        let log = crate::appliance::safe_open::open_append(&self.log).map_err(|source| {
+            SshdError::Dir {
                 path: self.log.display().to_string(),
                 source,
-            })?;
+            }
+        })?;
         let log2 = log.try_clone().map_err(|source| SshdError::Dir {
             path: self.log.display().to_string(),
             source,

@@ -9,7 +9,7 @@ use crate::appliance::durable::sync_dir;
 use crate::appliance::root::ApplianceRoot;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -712,7 +712,13 @@ pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> anyhow::Result<
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "bundle.zip".into());
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    // Exclusive, unpredictable temp name: a link planted beside the bundle cannot
+    // catch it (the rename below replaces a link at `path` without following it).
+    let (f, tmp) = crate::appliance::safe_open::create_temp(&dir, &format!(".{name}"), 0o600)
+        .map_err(|source| BundleError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
     let shown = path.display().to_string();
     let result = (|| -> Result<(), BundleError> {
         let io_err = |source| BundleError::Write {
@@ -723,12 +729,6 @@ pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> anyhow::Result<
             path: shown.clone(),
             source,
         };
-        let f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(io_err)?;
         let mut z = zip::ZipWriter::new(f);
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)

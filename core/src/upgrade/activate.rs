@@ -161,11 +161,24 @@ pub fn prepare(root: &ApplianceRoot, config: &Config, iso: &Path) -> Result<Plan
             _ => "check (the upgrade test) has",
         };
         return Err(ActivateError::Refused(format!(
-            "{missing} not passed for firmware {} (payload {}); run `upgrade-console verify {}` and `upgrade-console check {}` first",
+            "{missing} not passed for firmware {} (payload {}); run `{cmd} verify {}` and `{cmd} check {}` first",
             m.firmware.version,
             &m.payload.sha256[..12],
             iso.display(),
-            iso.display()
+            iso.display(),
+            cmd = root.command()
+        )));
+    }
+    // Every program the steps run must be in the image before the slot is touched.
+    if let Some(step) = m
+        .phase1
+        .iter()
+        .chain(m.phase2.iter())
+        .find(|s| !image.has_program(&s.command[0]))
+    {
+        return Err(ActivateError::Refused(format!(
+            "migration step \"{}\" runs \"{}\", which the image does not contain under firmware/; the image is damaged: download it again",
+            step.name, step.command[0]
         )));
     }
     let booted = booted_slot(root);
@@ -263,15 +276,8 @@ pub fn activation_running(root: &ApplianceRoot) -> bool {
 /// the operator confirmed.
 pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, ActivateError> {
     let lp = lock_path(root);
-    let lf = std::fs::create_dir_all(root.state_dir())
-        .and_then(|_| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lp)
-        })
-        .map_err(|source| ActivateError::Stage {
+    let lf =
+        crate::appliance::safe_open::open_lock(&lp).map_err(|source| ActivateError::Stage {
             path: lp.display().to_string(),
             source,
         })?;
@@ -325,7 +331,7 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     let started = Instant::now();
     let mut last = Instant::now();
     let mut written_at = None;
-    let report = slot_io::write_payload(
+    let report = match slot_io::write_payload(
         &plan.image.path,
         &plan.image.payload,
         &plan.device,
@@ -347,7 +353,14 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
                 );
             }
         },
-    )?;
+    ) {
+        Ok(r) => r,
+        // The slot may hold part of the image: record it bad, never leave "writing".
+        Err(e) => {
+            fail(root, &mut journal, t.slot, e.to_string())?;
+            return Err(e.into());
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
     log::info!(
         "activate: wrote {} bytes to slot {} in {:.2} s and had read them back after {:.2} s (O_DIRECT write {}, read {})",
@@ -424,7 +437,17 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
 
     // 5. Stage the manifest and migrations for the boot phase and phase 2.
     set_progress(root, "stage", 0.96, "staging migrations");
-    stage(root, &plan.image, &t.sha256)?;
+    if let Err(e) = stage(root, &plan.image, &t.sha256) {
+        // Not armed, and marked bad: a half-staged upgrade must never boot.
+        let _ = std::fs::remove_dir_all(staged_dir(root, &t.sha256));
+        fail(
+            root,
+            &mut journal,
+            t.slot,
+            format!("staging the migrations failed: {e}"),
+        )?;
+        return Err(e);
+    }
     killpoint::hit("staged");
 
     // 6. Journal, then arm: the new slot boots once; the old one is the fallback.
@@ -476,11 +499,9 @@ fn stage(root: &ApplianceRoot, image: &FirmwareImage, sha: &str) -> Result<(), A
     let _ = std::fs::remove_file(dir.join("complete"));
     let mf = dir.join("manifest.toml");
     write_atomic(&mf, image.manifest_text.as_bytes()).map_err(|e| serr(&mf, e))?;
-    for rel in image.list_files("firmware/migrations")? {
-        let Some(bytes) = image.read_small_file(&format!("firmware/migrations/{rel}"))? else {
-            continue;
-        };
-        let out = dir.join("migrations").join(&rel);
+    for file in &image.migrations {
+        let bytes = image.read_migration(file)?;
+        let out = dir.join("migrations").join(&file.path);
         write_atomic(&out, &bytes).map_err(|e| serr(&out, e))?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755))

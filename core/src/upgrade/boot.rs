@@ -123,12 +123,7 @@ struct Ctx<'a> {
 /// Runs the boot phase for the slot named in `proc/cmdline`.
 pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> anyhow::Result<BootReport> {
     // One boot phase at a time (init restarting it must not run phase 1 twice).
-    std::fs::create_dir_all(root.state_dir())?;
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(root.state_dir().join("boot.lock"))?;
+    let lock_file = crate::appliance::safe_open::open_lock(&root.state_dir().join("boot.lock"))?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| anyhow::anyhow!("the boot phase is already running ({e})"))?;
     let booted = booted_slot(root);

@@ -154,12 +154,7 @@ fn set_progress(root: &ApplianceRoot, st: &Phase2State, message: &str, outcome: 
 /// Runs (or resumes) phase 2. Returns the summary; an error when a step failed
 /// (the service manager restarts it, and it resumes from the last checkpoint).
 pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
-    std::fs::create_dir_all(root.state_dir())?;
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(root.state_dir().join("phase2.lock"))?;
+    let lock_file = crate::appliance::safe_open::open_lock(&root.state_dir().join("phase2.lock"))?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| anyhow::anyhow!("phase 2 is already running ({e})"))?;
     let Some((mut st, manifest)) = current(root)? else {

@@ -64,11 +64,13 @@ pub fn run_step(
     on_line: &mut dyn FnMut(StepLine),
 ) -> std::io::Result<StepOutcome> {
     let prog = staged.join(&step.command[0]);
-    let root_dir = std::path::absolute(root.dir())?;
+    // Absolute since ApplianceRoot::new, so `prog` still names the file after the
+    // working directory changes below.
+    let root_dir = root.dir();
     let mut cmd = Command::new(&prog);
     cmd.args(&step.command[1..])
-        .current_dir(&root_dir)
-        .env("UPGRADE_CONSOLE_ROOT", &root_dir)
+        .current_dir(root_dir)
+        .env("UPGRADE_CONSOLE_ROOT", root_dir)
         .env_remove("UPGRADE_CONSOLE_CHECKPOINT")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
