@@ -7,4 +7,5 @@ pub mod killpoint;
 pub mod phase2;
 pub mod progress;
 pub mod reboot;
+pub mod simulate;
 pub mod steps;

@@ -7,7 +7,7 @@
 
 use crate::appliance::durable::write_atomic;
 use crate::appliance::root::ApplianceRoot;
-use crate::upgrade::activate::{staged_dir, staged_manifest};
+use crate::state::{staged as staged_dir, staged_manifest};
 use crate::upgrade::journal::UpgradeState;
 use crate::upgrade::killpoint;
 use crate::upgrade::progress::Progress;
@@ -53,7 +53,7 @@ pub struct Phase2Summary {
 }
 
 fn state_path(root: &ApplianceRoot) -> std::path::PathBuf {
-    root.state_dir().join("phase2.json")
+    crate::state::phase2(root)
 }
 
 fn load(root: &ApplianceRoot) -> Option<Phase2State> {
@@ -159,7 +159,7 @@ pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(root.state_dir().join("phase2.lock"))?;
+        .open(crate::state::phase2_lock(root))?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| anyhow::anyhow!("phase 2 is already running ({e})"))?;
     let Some((mut st, manifest)) = current(root)? else {
