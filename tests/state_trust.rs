@@ -151,3 +151,191 @@ fn defect4_status_with_a_damaged_journal_says_so_first() {
         "status does not say what to do (a support bundle):\n{out}"
     );
 }
+
+/// Runs the binary and waits for it, failing the test (naming the command) when it
+/// is not done by the deadline.
+fn run_deadline(root: &Path, args: &[&str], secs: u64) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(common::bin())
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    // The outputs are small (a few lines): the pipes do not fill while we poll.
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`upgrade-console {}` did not finish within {secs} s",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn verify_check_and_activate_together_lose_no_journal_record() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use upgrade_core::upgrade::journal::{Event, Journal};
+    let (_d, root) = demo();
+    let i = iso(&root);
+    let i = i.to_str().unwrap().to_string();
+    for args in [["verify", i.as_str()], ["check", i.as_str()]] {
+        let o = run(&root, &args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o));
+    }
+    const ACTIVATIONS: usize = 3;
+    let done = Arc::new(AtomicBool::new(false));
+    let verified = Arc::new(AtomicUsize::new(1));
+    let checked = Arc::new(AtomicUsize::new(1));
+    let mut recorders = Vec::new();
+    for (cmd, count) in [
+        ("verify", verified.clone()),
+        ("verify", verified.clone()),
+        ("check", checked.clone()),
+        ("check", checked.clone()),
+    ] {
+        let (root, i, done) = (root.clone(), i.clone(), done.clone());
+        recorders.push(std::thread::spawn(move || {
+            // At least one run each, and on until the activations are over.
+            loop {
+                let o = run_deadline(&root, &[cmd, &i], 300);
+                assert_eq!(code(&o), 0, "{cmd}: {}", text(&o));
+                count.fetch_add(1, Ordering::SeqCst);
+                if done.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+        }));
+    }
+    for _ in 0..ACTIVATIONS {
+        let o = run_deadline(&root, &["activate", "--yes", &i], 300);
+        assert_eq!(code(&o), 0, "activate: {}", text(&o));
+    }
+    done.store(true, Ordering::SeqCst);
+    for r in recorders {
+        r.join().unwrap();
+    }
+    let j = Journal::open(&ApplianceRoot::new(&root)).unwrap();
+    assert!(j.torn_tail.is_none(), "{:?}", j.torn_tail);
+    let count = |f: fn(&Event) -> bool| j.records().filter(|r| f(&r.event)).count();
+    let got = (
+        count(|e| matches!(e, Event::Verified { .. })),
+        count(|e| matches!(e, Event::CheckPassed { .. })),
+        count(|e| matches!(e, Event::ActivateStarted { .. })),
+        count(|e| matches!(e, Event::SlotWritten { .. })),
+        count(|e| matches!(e, Event::Activated { .. })),
+    );
+    let want = (
+        verified.load(Ordering::SeqCst),
+        checked.load(Ordering::SeqCst),
+        ACTIVATIONS,
+        ACTIVATIONS,
+        ACTIVATIONS,
+    );
+    assert_eq!(
+        got, want,
+        "records (verified, check-passed, activate-started, slot-written, activated) in the journal vs. runs that succeeded"
+    );
+}
+
+fn recovery_json(root: &Path) -> PathBuf {
+    root.join("var/lib/upgrade-console/recovery.json")
+}
+
+/// A demo root whose boot log server stays off (parallel tests share no port).
+fn quiet_demo() -> (tempfile::TempDir, PathBuf) {
+    let (d, root) = demo();
+    let cfg = root.join("etc/appliance/appliance.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let text = text.replace("listen = [\"127.0.0.1:8480\"]", "listen = []");
+    std::fs::write(&cfg, text).unwrap();
+    (d, root)
+}
+
+#[test]
+fn recovery_json_lives_while_recovery_does() {
+    use std::process::{Command, Stdio};
+    let (_d, root) = quiet_demo();
+    let rt = ApplianceRoot::new(&root);
+    // Entering recovery (on request) creates it ...
+    let mut p = Command::new(common::bin())
+        .arg("--root")
+        .arg(&root)
+        .arg("recover")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !recovery_json(&root).is_file() {
+        if let Some(s) = p.try_wait().unwrap() {
+            panic!("recover exited ({s}) before writing recovery.json");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = p.kill();
+            panic!("recover did not write recovery.json within 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let saved = std::fs::read(recovery_json(&root)).unwrap();
+    assert!(
+        matches!(
+            upgrade_core::state::recovery::load(&rt),
+            upgrade_core::state::Loaded::Present(_)
+        ),
+        "recovery.json does not read as the one recovery report type: {}",
+        String::from_utf8_lossy(&saved)
+    );
+    // ... leaving it (SIGTERM, as at shutdown) removes it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(p.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = p.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = p.kill();
+            panic!("recover did not stop within 60 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "recover ended with {status}");
+    assert!(
+        !recovery_json(&root).exists(),
+        "recovery.json is still there after recovery was left"
+    );
+    assert!(!upgrade_core::state::recovery::active(&rt));
+
+    // A report left from an earlier recovery goes when a good boot commits.
+    std::fs::write(recovery_json(&root), &saved).unwrap();
+    let i = iso(&root);
+    let i = i.to_str().unwrap();
+    for args in [
+        vec!["verify", i],
+        vec!["check", i],
+        vec!["activate", "--yes", i],
+        vec!["--json", "reboot"],
+    ] {
+        let o = run(&root, &args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o));
+    }
+    assert!(
+        !recovery_json(&root).exists(),
+        "recovery.json outlived a committed upgrade: the console would still say \"in recovery\" and /bundle would still be served"
+    );
+}

@@ -882,4 +882,88 @@ mod tests {
             (false, false)
         );
     }
+
+    #[test]
+    fn append_adds_one_line_to_the_same_file_and_cuts_a_torn_tail() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        append(&root, Event::ActivateStarted { target: target() }).unwrap();
+        let path = Journal::path(&root);
+        let ino = std::fs::metadata(&path).unwrap().ino();
+        let first = std::fs::read(&path).unwrap();
+        // A record torn by a power cut: the next append cuts it off, in place.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"2 0123 {\"time\":").unwrap();
+        drop(f);
+        append(&root, Event::Activated { target: target() }).unwrap();
+        let after = std::fs::read(&path).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().ino(),
+            ino,
+            "not rewritten"
+        );
+        assert!(after.starts_with(&first));
+        let j = Journal::open(&root).unwrap();
+        assert!(j.torn_tail.is_none());
+        assert_eq!(
+            j.records.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [1, 2]
+        );
+    }
+
+    #[test]
+    fn concurrent_appenders_lose_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    let mut j = Journal::open(&root).unwrap();
+                    for _ in 0..50 {
+                        // An old in-memory journal must not overwrite newer records.
+                        j.append(Event::TrialBoot { slot: SlotName::B }).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let j = Journal::open(&root).unwrap();
+        let seqs: Vec<u64> = j.records.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn sequence_and_step_numbers_do_not_overflow() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let rec = Record {
+            time: "t".into(),
+            event: Event::TrialBoot { slot: SlotName::B },
+        };
+        let json = serde_json::to_string(&rec).unwrap();
+        let line = format!("{} {} {json}\n", u64::MAX, checksum(u64::MAX, &json));
+        std::fs::create_dir_all(root.state_dir()).unwrap();
+        std::fs::write(Journal::path(&root), &line).unwrap();
+        let e = append(&root, Event::TrialBoot { slot: SlotName::B }).unwrap_err();
+        assert!(matches!(e, JournalError::SequenceExhausted { .. }), "{e}");
+        // A second record after the largest number is damage, not a wrap-around.
+        let twice = format!("{line}{line}");
+        std::fs::write(Journal::path(&root), twice).unwrap();
+        assert!(Journal::open(&root).is_err());
+        // A step index at the end of the range is an inconsistent journal.
+        let s = UpgradeState::Trial {
+            target: target(),
+            steps_done: 0,
+            running: None,
+        }
+        .apply(&Event::StepDone { index: usize::MAX });
+        assert!(matches!(s, UpgradeState::RecoveryRequired { .. }), "{s:?}");
+    }
 }
