@@ -541,11 +541,22 @@ impl Ctx<'_> {
                 name: step.name.clone(),
                 irreversible: step.irreversible,
             })?;
-            let cp = std::fs::read(checkpoint_path(self.root))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Phase1Checkpoint>(&b).ok())
-                .filter(|c| c.sha256 == t.sha256 && c.index == k)
-                .map(|c| c.checkpoint);
+            let cp = match crate::state::read_json::<Phase1Checkpoint>(&checkpoint_path(self.root))
+            {
+                Loaded::Present(c) => Some(c),
+                Loaded::Missing => None,
+                Loaded::Damaged(why) => {
+                    // The step is run as if it had not begun: steps start over safely
+                    // without a checkpoint, and the log keeps why.
+                    log::warn!(
+                        "[{}] the phase-1 checkpoint is damaged ({why}); the step starts from its beginning",
+                        step.name
+                    );
+                    None
+                }
+            }
+            .filter(|c| c.sha256 == t.sha256 && c.index == k)
+            .map(|c| c.checkpoint);
             let base = done_weight(k);
             let span = step.weight as f64 / total;
             let msg = format!("phase 1: {} - do not power off", step.name);
@@ -594,8 +605,7 @@ impl Ctx<'_> {
                             index: k,
                             checkpoint: c,
                         };
-                        let bytes = serde_json::to_vec(&rec).unwrap_or_default();
-                        if let Err(e) = write_atomic(&checkpoint_path(root), &bytes) {
+                        if let Err(e) = crate::state::write_json(&checkpoint_path(root), &rec) {
                             log::error!("[{name}] cannot save checkpoint: {e}");
                         }
                         killpoint::hit("phase1:checkpoint");
@@ -707,7 +717,7 @@ impl Ctx<'_> {
             version: t.version,
             sha256: t.sha256.clone(),
         })?;
-        let _ = std::fs::remove_file(checkpoint_path(self.root));
+        let _ = crate::state::remove(&checkpoint_path(self.root));
         // Staged files of other images are no longer needed.
         if let Ok(dirs) = std::fs::read_dir(crate::state::staged_root(self.root)) {
             for d in dirs.flatten() {

@@ -5,7 +5,6 @@
 //! a reboot the unfinished step is run again with `UPGRADE_CONSOLE_CHECKPOINT` set to
 //! the last checkpoint. Until phase 2 is done, search over older data is incomplete.
 
-use crate::appliance::durable::write_atomic;
 use crate::appliance::root::ApplianceRoot;
 use crate::state::{staged as staged_dir, staged_manifest};
 use crate::upgrade::journal::UpgradeState;
@@ -56,14 +55,13 @@ fn state_path(root: &ApplianceRoot) -> std::path::PathBuf {
     crate::state::phase2(root)
 }
 
-fn load(root: &ApplianceRoot) -> Option<Phase2State> {
-    serde_json::from_slice(&std::fs::read(state_path(root)).ok()?).ok()
+fn load(root: &ApplianceRoot) -> crate::state::Loaded<Phase2State> {
+    crate::state::read_json(&state_path(root))
 }
 
 fn save(root: &ApplianceRoot, st: &mut Phase2State) -> std::io::Result<()> {
     st.updated = crate::appliance::console_log::now_rfc3339();
-    let bytes = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
-    write_atomic(&state_path(root), &bytes)
+    crate::state::write_json(&state_path(root), st)
 }
 
 /// The phase-2 state of the committed firmware, fresh when it has not started.
@@ -77,7 +75,16 @@ fn current(
         return Ok(None);
     };
     let manifest = staged_manifest(root, &sha256)?;
-    let st = match load(root) {
+    let loaded = load(root);
+    if let crate::state::Loaded::Damaged(why) = &loaded {
+        // Phase-2 steps resume from a checkpoint or start over; without a readable
+        // state they start over, and the log says why.
+        log::warn!(
+            "phase 2: \"{}\" is damaged ({why}); phase 2 starts again from its first step",
+            state_path(root).display()
+        );
+    }
+    let st = match loaded.present() {
         Some(s) if s.sha256 == sha256 => s,
         _ => Phase2State {
             sha256,
