@@ -339,3 +339,50 @@ fn recovery_json_lives_while_recovery_does() {
         "recovery.json outlived a committed upgrade: the console would still say \"in recovery\" and /bundle would still be served"
     );
 }
+
+/// The journal lost after the point of no return: the boot environment keeps the new
+/// slot (it is not the single attempt of a trial), so the old firmware, which cannot
+/// use the migrated data, is not booted; recovery is required instead.
+#[test]
+fn lost_journal_after_the_point_of_no_return_requires_recovery_not_rollback() {
+    let (_d, root) = quiet_demo();
+    let i = iso(&root);
+    let i = i.to_str().unwrap();
+    for args in [
+        vec!["verify", i],
+        vec!["check", i],
+        vec!["activate", "--yes", i],
+    ] {
+        let o = run(&root, &args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o));
+    }
+    let o = std::process::Command::new(common::bin())
+        .arg("--root")
+        .arg(&root)
+        .arg("reboot")
+        .env(
+            "UPGRADE_CONSOLE_KILL_AT",
+            "journal:point-of-no-return:after#1",
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&o.status),
+        Some(9),
+        "the kill point after the point of no return was not reached:\n{}",
+        text(&o)
+    );
+    std::fs::remove_file(journal_path(&root)).unwrap();
+    let o = run(&root, &["--json", "reboot"]);
+    let out = text(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(r[0]["booted"], "B", "{out}");
+    assert_eq!(r[0]["outcome"], "recovery-required", "{out}");
+    let e = env(&root);
+    assert_eq!(
+        e.next_boot(),
+        SlotName::B,
+        "the old slot would boot on migrated data\n{out}"
+    );
+}
