@@ -11,5 +11,6 @@ pub mod logserver;
 pub mod recovery;
 pub mod report;
 pub mod slots;
+pub mod state;
 pub mod support;
 pub mod upgrade;

@@ -337,7 +337,7 @@ impl Tailer {
 }
 
 fn status_json(shared: &Shared) -> String {
-    let recovery = recovery_file(&shared.root).is_file();
+    let recovery = crate::state::recovery::active(&shared.root);
     let v = match Progress::load(&shared.root) {
         Some(p) => serde_json::json!({
             "operation": p.operation,
@@ -372,7 +372,7 @@ fn status_json(shared: &Shared) -> String {
 
 /// var/lib/upgrade-console/recovery.json: present only in recovery mode.
 pub fn recovery_file(root: &ApplianceRoot) -> std::path::PathBuf {
-    root.state_dir().join("recovery.json")
+    crate::state::recovery(root)
 }
 
 fn accept_loop(shared: &Arc<Shared>, listeners: Vec<TcpListener>) {
@@ -650,7 +650,7 @@ fn serve(shared: &Shared, mut stream: TcpStream) -> io::Result<()> {
             )
         }
         "/events" => events(shared, stream, &req, head_only),
-        "/bundle" if recovery_file(&shared.root).is_file() => {
+        "/bundle" if crate::state::recovery::active(&shared.root) => {
             bundle(shared, &mut stream, head_only)
         }
         _ => respond(&mut stream, 404, text, b"not found\n", head_only, &[]),
@@ -751,7 +751,7 @@ const SCRIPT: &str = r#"
 fn page(shared: &Shared) -> String {
     let (log, end) = log_snapshot(shared);
     let status = status_line(&status_json(shared));
-    let recovery = recovery_file(&shared.root).is_file();
+    let recovery = crate::state::recovery::active(&shared.root);
     let bundle = if recovery {
         r#" · <a href="/bundle">support bundle</a>"#
     } else {
@@ -873,10 +873,9 @@ fn events(shared: &Shared, mut s: TcpStream, req: &Request, head_only: bool) -> 
 
 fn bundle(shared: &Shared, s: &mut TcpStream, head_only: bool) -> io::Result<()> {
     // The bundle made on entering recovery, or a fresh one when it is gone.
-    let recorded = std::fs::read_to_string(recovery_file(&shared.root))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("bundle")?.as_str().map(std::path::PathBuf::from))
+    let recorded = crate::state::recovery::load(&shared.root)
+        .present()
+        .and_then(|r| r.bundle)
         .filter(|p| p.is_file());
     let path = match recorded {
         Some(p) => p,

@@ -2,7 +2,8 @@
 //! booted (on a demo or test root, a reboot it asks for runs the next boot here).
 use crate::cli::{Ctx, Exit};
 use upgrade_core::upgrade::boot::{BootOutcome, BootReport};
-use upgrade_core::upgrade::reboot::{MachineReboot, SimulatedReboot, is_simulated};
+use upgrade_core::upgrade::reboot::{MachineReboot, is_simulated};
+use upgrade_core::upgrade::simulate::SimulatedReboot;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     upgrade_core::appliance::console_log::init(&ctx.root, true);

@@ -3,7 +3,8 @@
 //! proc/cmdline, runs `boot` — so a whole upgrade runs from the command line.
 use crate::cli::{Ctx, Exit};
 use upgrade_core::slots::grubenv::GrubEnv;
-use upgrade_core::upgrade::reboot::{MachineReboot, Reboot, SimulatedReboot, is_simulated};
+use upgrade_core::upgrade::reboot::{MachineReboot, Reboot, is_simulated};
+use upgrade_core::upgrade::simulate::SimulatedReboot;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     // On a terminal the boot phase's log shows as it runs (phase-1 steps and their output).

@@ -36,5 +36,7 @@ pub fn run(ctx: &Ctx, args: &RecoverArgs) -> anyhow::Result<Exit> {
     recovery::supervise(&mut session, &stop);
     log::info!("recover: stopping sshd and the boot log server");
     session.stop();
+    // Recovery is left: the console stops saying so and /bundle is no longer served.
+    upgrade_core::state::recovery::clear(&ctx.root)?;
     Ok(Exit::Success)
 }

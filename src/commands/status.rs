@@ -12,5 +12,9 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     } else {
         crate::out!("{}", render_text(&report));
     }
+    // A damaged state is not a healthy status, whatever else the report shows.
+    if report.state_damaged.is_some() {
+        return Ok(Exit::CannotRun);
+    }
     Ok(Exit::Success)
 }

@@ -99,7 +99,8 @@ impl ApplianceRoot {
     pub fn cmdline(&self) -> PathBuf {
         self.resolve("proc/cmdline")
     }
-    /// Journal, slot status, staged manifests, phase-2 checkpoint.
+    /// Journal, slot status, staged manifests, phase-2 checkpoint: the files in it
+    /// are named by `crate::state`.
     pub fn state_dir(&self) -> PathBuf {
         self.resolve("var/lib/upgrade-console")
     }
@@ -112,9 +113,6 @@ impl ApplianceRoot {
     }
     pub fn crash_dir(&self) -> PathBuf {
         self.resolve("var/crash")
-    }
-    pub fn slot_status_file(&self) -> PathBuf {
-        self.state_dir().join("slot-status.json")
     }
 }
 

@@ -63,7 +63,7 @@ pub fn upgrade_test(
             "running version unknown".to_string(),
             vec![Finding::blocker(upgrade_path::RULE, format!("slot {booted} (booted) has no recorded firmware version"))
                 .value("none")
-                .at(root.slot_status_file().display().to_string())
+                .at(crate::state::slot_status(root).display().to_string())
                 .fix("Restore the slot status file from a backup or contact support; the path cannot be checked without it.")],
         ),
     };

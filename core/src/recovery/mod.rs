@@ -14,7 +14,6 @@ use crate::appliance::root::ApplianceRoot;
 use crate::logserver::{self, LogServerHandle};
 use crate::upgrade::progress::Progress;
 use netlink::InterfaceResult;
-use serde::Serialize;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Child;
@@ -22,36 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What recovery did, for the console, the log and `recovery.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RecoveryReport {
-    /// Why recovery was entered.
-    pub reason: String,
-    pub entered: String,
-    /// Sealed appliance: no SSH, ever.
-    pub sealed: bool,
-    pub interfaces: Vec<InterfaceResult>,
-    /// Every address that is up now ("192.0.2.10/24").
-    pub addresses: Vec<String>,
-    /// Recovery SSH port, when sshd runs.
-    pub ssh_port: Option<u16>,
-    /// Addresses sshd listens on.
-    pub ssh_listen: Vec<String>,
-    /// SHA256 fingerprints of the host keys, as `ssh` shows them on first contact.
-    pub host_key_fingerprints: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sshd_pid: Option<u32>,
-    /// Why SSH is not available (sealed, or the error).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ssh_error: Option<String>,
-    pub bundle: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bundle_error: Option<String>,
-    /// URLs of the boot log server.
-    pub log_server: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_server_error: Option<String>,
-}
+pub use crate::state::recovery::RecoveryReport;
 
 /// The running parts of recovery: sshd and the log server.
 pub struct RecoverySession {
@@ -312,10 +282,7 @@ pub fn enter_session(
     }
 
     // recovery.json first: its presence is what enables /bundle on the log server.
-    crate::appliance::durable::write_atomic(
-        &report_file(root),
-        &serde_json::to_vec_pretty(&report)?,
-    )?;
+    crate::state::recovery::save(root, &report)?;
     if config.web.listen.is_empty() {
         report.log_server_error = Some("no [web] listen address configured".into());
     } else {
@@ -352,10 +319,7 @@ pub fn enter_session(
                 report.log_server_error = Some(e.to_string());
             }
         }
-        crate::appliance::durable::write_atomic(
-            &report_file(root),
-            &serde_json::to_vec_pretty(&report)?,
-        )?;
+        crate::state::recovery::save(root, &report)?;
     }
     save_progress(root, "ready", 1.0, &summary_line(&report));
     log::info!("recovery ready: {}", summary_line(&report));

@@ -13,7 +13,6 @@ use neli::rtnl::{IfaddrmsgBuilder, IfinfomsgBuilder, Rtattr, RtattrBuilder, Rtms
 use neli::socket::synchronous::NlSocketHandle;
 use neli::types::{Buffer, RtBuffer};
 use neli::utils::Groups;
-use serde::Serialize;
 use std::net::IpAddr;
 
 /// Metric of the first interface's default route; later interfaces get higher ones,
@@ -30,27 +29,7 @@ pub enum NetlinkError {
     Kernel(std::io::Error),
 }
 
-/// One step of bringing an interface up, and how it went.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Step {
-    /// "link up", "address 192.0.2.10/24", "default via 192.0.2.1", "route 10.0.0.0/8 via ..".
-    pub action: String,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// What recovery did to one configured interface.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct InterfaceResult {
-    pub name: String,
-    pub management: bool,
-    /// Every step succeeded.
-    pub ok: bool,
-    /// The addresses that are now configured on it.
-    pub addresses: Vec<String>,
-    pub steps: Vec<Step>,
-}
+pub use crate::state::recovery::{InterfaceResult, InterfaceStep as Step};
 
 /// A route-netlink socket that sends one request at a time and waits for its ack.
 pub struct Netlink {

@@ -48,6 +48,9 @@ pub struct SystemView {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
+    /// Set when the upgrade state cannot be trusted (a damaged journal): what is
+    /// wrong and what to do. Said first, and `status` exits non-zero.
+    pub state_damaged: Option<String>,
     pub product: String,
     pub hostname: String,
     pub version: Option<String>,
@@ -133,7 +136,15 @@ pub fn gather(root: &ApplianceRoot, config: &Config) -> anyhow::Result<StatusRep
             .map(|n| n.get())
             .unwrap_or(1),
     };
+    let journal = crate::upgrade::journal::Journal::open(root);
+    let state_damaged = journal.as_ref().err().map(|e| {
+        format!(
+            "the upgrade state is damaged: {e}. Do not reboot or activate firmware until support has looked at it: create a support bundle with `upgrade-console --root {} bundle` and send it to support.",
+            root.dir().display()
+        )
+    });
     Ok(StatusReport {
+        state_damaged,
         product: config.appliance.product.clone(),
         hostname: config.appliance.hostname.clone(),
         version: current.map(|v| v.to_string()),
@@ -164,9 +175,7 @@ pub fn gather(root: &ApplianceRoot, config: &Config) -> anyhow::Result<StatusRep
             })
             .collect(),
         operation: Progress::load(root),
-        upgrade: crate::upgrade::journal::current_state(root)
-            .ok()
-            .map(|s| s.describe()),
+        upgrade: journal.ok().map(|j| j.state().describe()),
         last_upgrade: crate::upgrade::boot::after_boot_message(root),
         phase2: crate::upgrade::phase2::phase2_summary(root),
         system,
@@ -178,6 +187,14 @@ pub fn render_text(s: &StatusReport) -> String {
     use crate::check::space::human;
     use std::fmt::Write;
     let mut o = String::new();
+    if let Some(d) = &s.state_damaged {
+        let opts = textwrap::Options::new(80).subsequent_indent("  ");
+        let _ = writeln!(
+            o,
+            "{}\n",
+            textwrap::fill(&format!("STATE DAMAGED: {d}"), opts)
+        );
+    }
     let version = s.version.as_deref().unwrap_or("unknown");
     let _ = writeln!(
         o,
@@ -277,7 +294,10 @@ pub fn render_text(s: &StatusReport) -> String {
         let _ = writeln!(
             o,
             "  rollback {}",
-            if p.rollback_possible {
+            if s.state_damaged.is_some() {
+                // The journal is what says whether a rollback is possible.
+                "unknown: the upgrade state is damaged"
+            } else if p.rollback_possible {
                 "still possible"
             } else {
                 "no longer possible"

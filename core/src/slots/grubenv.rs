@@ -212,6 +212,9 @@ impl GrubEnv {
         let _ = self.set(&key, &value);
     }
 
+    // The marks below are changed only through `slots::bootchooser` (tests of the
+    // format excepted), so the boot-selection rules live in one place.
+
     pub fn set_order(&mut self, first: SlotName) {
         self.put("ORDER".into(), format!("{} {}", first, first.other()));
     }

@@ -1,7 +1,6 @@
 //! The two root slots, which one booted, and what each holds (version, payload hash,
 //! state), recorded in `var/lib/upgrade-console/slot-status.json`.
 
-use crate::appliance::durable::write_atomic;
 use crate::appliance::root::ApplianceRoot;
 use crate::image::version::Version;
 use serde::{Deserialize, Serialize};
@@ -108,29 +107,29 @@ pub enum SlotStatusError {
 }
 
 impl SlotStatus {
+    /// The slot status as recorded, or explicitly missing or damaged. The boot phase
+    /// decides with this; it never takes a default for a record it cannot read.
+    pub fn read(root: &ApplianceRoot) -> crate::state::Loaded<SlotStatus> {
+        crate::state::read_json(&crate::state::slot_status(root))
+    }
+
+    /// For display and for activation: a missing file is an appliance with nothing
+    /// recorded yet (every slot empty); a damaged one is an error.
     pub fn load(root: &ApplianceRoot) -> Result<SlotStatus, SlotStatusError> {
-        let path = root.slot_status_file();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SlotStatus::default()),
-            Err(source) => {
-                return Err(SlotStatusError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
-        };
-        serde_json::from_str(&text).map_err(|e| SlotStatusError::Corrupt {
-            path: path.display().to_string(),
-            problem: e.to_string(),
-        })
+        let path = crate::state::slot_status(root);
+        match Self::read(root) {
+            crate::state::Loaded::Present(st) => Ok(st),
+            crate::state::Loaded::Missing => Ok(SlotStatus::default()),
+            crate::state::Loaded::Damaged(problem) => Err(SlotStatusError::Corrupt {
+                path: path.display().to_string(),
+                problem,
+            }),
+        }
     }
 
     pub fn save(&self, root: &ApplianceRoot) -> Result<(), SlotStatusError> {
-        let path = root.slot_status_file();
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-        bytes.push(b'\n');
-        write_atomic(&path, &bytes).map_err(|source| SlotStatusError::Write {
+        let path = crate::state::slot_status(root);
+        crate::state::write_json(&path, self).map_err(|source| SlotStatusError::Write {
             path: path.display().to_string(),
             source,
         })

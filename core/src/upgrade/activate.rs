@@ -9,12 +9,13 @@ use crate::appliance::durable::write_atomic;
 use crate::appliance::root::ApplianceRoot;
 use crate::image::iso::{FirmwareImage, IsoError};
 use crate::image::manifest::Manifest;
-use crate::slots::grubenv::{GrubEnv, GrubEnvError, MAX_TRIES};
+use crate::slots::bootchooser;
+use crate::slots::grubenv::GrubEnvError;
 use crate::slots::slot_io::{self, SlotDevice, SlotIoError};
 use crate::slots::slot_status::{
     SlotName, SlotRecord, SlotState, SlotStatus, SlotStatusError, booted_slot,
 };
-use crate::upgrade::journal::{Event, FileId, Journal, JournalError, Target, UpgradeState};
+use crate::upgrade::journal::{self, Event, FileId, Journal, JournalError, Target, UpgradeState};
 use crate::upgrade::killpoint;
 use crate::upgrade::progress::Progress;
 use std::path::{Path, PathBuf};
@@ -97,19 +98,12 @@ pub struct Report {
 
 /// The directory holding an image's manifest and migrations for the boot phase.
 pub fn staged_dir(root: &ApplianceRoot, sha256: &str) -> PathBuf {
-    root.state_dir().join("staged").join(sha256)
+    crate::state::staged(root, sha256)
 }
 
 /// Loads a staged manifest (the one the boot phase and phase 2 follow).
 pub fn staged_manifest(root: &ApplianceRoot, sha256: &str) -> anyhow::Result<Manifest> {
-    let path = staged_dir(root, sha256).join("manifest.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read the staged manifest \"{}\": {e}",
-            path.display()
-        )
-    })?;
-    Ok(Manifest::parse(&text)?)
+    crate::state::staged_manifest(root, sha256)
 }
 
 /// The slot device a slot name is configured as.
@@ -229,7 +223,6 @@ fn set_slot(root: &ApplianceRoot, slot: SlotName, rec: SlotRecord) -> Result<(),
 
 fn fail(
     root: &ApplianceRoot,
-    journal: &mut Journal,
     slot: SlotName,
     reason: String,
 ) -> Result<ActivateError, ActivateError> {
@@ -243,10 +236,13 @@ fn fail(
             ..SlotRecord::empty()
         },
     )?;
-    journal.append(Event::ActivationFailed {
-        slot,
-        reason: reason.clone(),
-    })?;
+    journal::append(
+        root,
+        Event::ActivationFailed {
+            slot,
+            reason: reason.clone(),
+        },
+    )?;
     let mut p = Progress {
         operation: "activate".into(),
         stage: "failed".into(),
@@ -260,7 +256,7 @@ fn fail(
 }
 
 fn lock_path(root: &ApplianceRoot) -> PathBuf {
-    root.state_dir().join("activate.lock")
+    crate::state::activate_lock(root)
 }
 
 /// Whether an activation is writing a slot right now (for the console: a journal
@@ -290,25 +286,19 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     let t = &plan.target;
     let m = &plan.image.manifest;
     let size = m.payload.size;
-    let mut journal = Journal::open(root)?;
+    // No Journal is held across the slot write: verify and check may record while
+    // it runs, and each append below reads the journal as it is on disk then.
     log::info!("activate: {}", plan.describe());
 
     // 1. Intent, then disarm the slot: its old contents are about to go.
-    journal.append(Event::ActivateStarted { target: t.clone() })?;
+    journal::append(root, Event::ActivateStarted { target: t.clone() })?;
     // A new activation starts phase 1 from scratch.
-    let _ = std::fs::remove_file(root.state_dir().join("phase1-checkpoint.json"));
+    let _ = crate::state::remove(&crate::state::phase1_checkpoint(root));
     let env_path = root.grubenv();
-    let mut env = match GrubEnv::load(&env_path) {
-        Ok(e) => e,
-        Err(GrubEnvError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            GrubEnv::initial(plan.booted)
-        }
-        Err(e) => return Err(e.into()),
-    };
-    env.set_ok(t.slot, false);
-    env.set_tries(t.slot, 0);
-    env.set_order(plan.booted);
-    env.save(&env_path)?;
+    let mut env =
+        bootchooser::load(&env_path)?.unwrap_or_else(|| bootchooser::initial(plan.booted));
+    bootchooser::disarm(&mut env, t.slot, plan.booted);
+    bootchooser::save(&env, &env_path)?;
     killpoint::hit("grubenv:disarm");
     set_slot(
         root,
@@ -326,7 +316,10 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     // 2. Write while hashing, fsync. The whole image is hashed too unless it is the
     //    very file verify and check passed, unchanged since.
     let file_before = FileId::of(&plan.image.path).ok();
-    let known_file = file_before.filter(|f| journal.passed_exact(m, None, Some(f)) == (true, true));
+    let known_file = {
+        let j = Journal::open(root)?;
+        file_before.filter(|f| j.passed_exact(m, None, Some(f)) == (true, true))
+    };
     set_progress(root, "write", 0.0, &format!("writing slot {}", t.slot));
     let started = Instant::now();
     let mut last = Instant::now();
@@ -357,7 +350,7 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         Ok(r) => r,
         // The slot may hold part of the image: record it bad, never leave "writing".
         Err(e) => {
-            fail(root, &mut journal, t.slot, e.to_string())?;
+            fail(root, t.slot, e.to_string())?;
             return Err(e.into());
         }
     };
@@ -374,7 +367,6 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     if hex::encode(report.payload_sha256) != t.sha256 {
         return Err(fail(
             root,
-            &mut journal,
             t.slot,
             format!(
                 "the payload read from the image has SHA-256 {} but the manifest says {}; the image is damaged: download it again",
@@ -387,7 +379,6 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     if hex::encode(report.read_back_sha256) != t.sha256 {
         return Err(fail(
             root,
-            &mut journal,
             t.slot,
             format!(
                 "slot {} reads back with SHA-256 {} instead of {}; the disk did not store what was written: check the disk, then activate again",
@@ -407,7 +398,7 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         }
         (None, Some(sha)) => {
             let iso_sha = hex::encode(sha);
-            (journal.passed_exact(m, Some(&iso_sha), None) == (true, true))
+            (Journal::open(root)?.passed_exact(m, Some(&iso_sha), None) == (true, true))
                 .then_some(())
                 .ok_or_else(|| format!(
                     "the image read during activation has SHA-256 {iso_sha}, which verify and check have not both passed (was the file replaced?); run verify and check on it again"
@@ -416,12 +407,15 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         (None, None) => Err("the image was not hashed".to_string()),
     };
     if let Err(reason) = exact {
-        return Err(fail(root, &mut journal, t.slot, reason)?);
+        return Err(fail(root, t.slot, reason)?);
     }
-    journal.append(Event::SlotWritten {
-        slot: t.slot,
-        sha256: t.sha256.clone(),
-    })?;
+    journal::append(
+        root,
+        Event::SlotWritten {
+            slot: t.slot,
+            sha256: t.sha256.clone(),
+        },
+    )?;
     set_slot(
         root,
         t.slot,
@@ -440,23 +434,16 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     if let Err(e) = stage(root, &plan.image, &t.sha256) {
         // Not armed, and marked bad: a half-staged upgrade must never boot.
         let _ = std::fs::remove_dir_all(staged_dir(root, &t.sha256));
-        fail(
-            root,
-            &mut journal,
-            t.slot,
-            format!("staging the migrations failed: {e}"),
-        )?;
+        fail(root, t.slot, format!("staging the migrations failed: {e}"))?;
         return Err(e);
     }
     killpoint::hit("staged");
 
     // 6. Journal, then arm: the new slot boots once; the old one is the fallback.
-    journal.append(Event::Activated { target: t.clone() })?;
-    let mut env = GrubEnv::load(&env_path)?;
-    env.set_ok(t.slot, true);
-    env.set_tries(t.slot, MAX_TRIES - 1);
-    env.set_order(t.slot);
-    env.save(&env_path)?;
+    journal::append(root, Event::Activated { target: t.clone() })?;
+    let mut env = crate::slots::grubenv::GrubEnv::load(&env_path)?;
+    bootchooser::arm_trial(&mut env, t.slot);
+    bootchooser::save(&env, &env_path)?;
     killpoint::hit("grubenv:arm");
     let mut p = Progress {
         operation: "activate".into(),

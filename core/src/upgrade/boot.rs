@@ -10,13 +10,21 @@
 //! - a rollback is journalled first, then the boot environment changed;
 //! - a commit changes the boot environment first, then journals; a boot that finds
 //!   all steps done but no commit simply commits again.
+//!
+//! The journal is not trusted alone: a booted slot the slot status records as an
+//! unproven trial, with no trial in the journal (a lost journal), is rolled back;
+//! before the first phase-1 step everything that can be known is checked (the slot
+//! status record of the new slot, the staged files, the configuration, the slot
+//! device), and when it cannot be trusted the known-good slot boots again.
 
 use crate::appliance::config::Config;
 use crate::appliance::durable::write_atomic;
 use crate::appliance::root::ApplianceRoot;
+use crate::slots::bootchooser;
 use crate::slots::grubenv::{GrubEnv, MAX_TRIES};
 use crate::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus, booted_slot};
-use crate::upgrade::activate::{slot_path, staged_dir, staged_manifest};
+use crate::state::{Loaded, staged as staged_dir, staged_manifest};
+use crate::upgrade::activate::slot_path;
 use crate::upgrade::journal::{Event, Journal, Target, UpgradeState};
 use crate::upgrade::killpoint;
 use crate::upgrade::progress::Progress;
@@ -59,7 +67,7 @@ struct Phase1Checkpoint {
 }
 
 fn checkpoint_path(root: &ApplianceRoot) -> std::path::PathBuf {
-    root.state_dir().join("phase1-checkpoint.json")
+    crate::state::phase1_checkpoint(root)
 }
 
 // ---- wiring points for the other branches (the lead connects them at merge) ----
@@ -123,7 +131,8 @@ struct Ctx<'a> {
 /// Runs the boot phase for the slot named in `proc/cmdline`.
 pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> anyhow::Result<BootReport> {
     // One boot phase at a time (init restarting it must not run phase 1 twice).
-    let lock_file = crate::appliance::safe_open::open_lock(&root.state_dir().join("boot.lock"))?;
+    std::fs::create_dir_all(root.state_dir())?;
+    let lock_file = crate::appliance::safe_open::open_lock(&crate::state::boot_lock(root))?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| anyhow::anyhow!("the boot phase is already running ({e})"))?;
     let booted = booted_slot(root);
@@ -247,22 +256,70 @@ pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> anyhow::Result<BootRepo
         | UpgradeState::Committed { .. }
         | UpgradeState::RolledBack { .. }
         | UpgradeState::ActivationFailed { .. } => {
-            let mut env = load_env(root, booted);
-            if let UpgradeState::RolledBack { slot, .. }
-            | UpgradeState::ActivationFailed { slot, .. } = &state
-                && *slot != booted
-                && env.ok(*slot)
-            {
-                env.set_ok(*slot, false);
-                env.set_tries(*slot, 0);
+            if let Some(t) = unproven_trial(root, booted) {
+                // The journal knows no trial of this slot, yet the slot status says
+                // it is one (the journal was lost): it must not become permanent.
+                let reason = format!(
+                    "slot {booted} holds firmware {} on trial, but the upgrade journal records no trial boot of it (was the journal lost?); the upgrade state cannot be trusted",
+                    t.version
+                );
+                let env = load_env(root, booted);
+                if env.order().first() == Some(&booted) && env.tries(booted) < MAX_TRIES {
+                    // Not the single attempt a trial is armed with: the boot
+                    // environment was set to keep this slot, as it is at the point of
+                    // no return. The old firmware may not fit the data any more.
+                    ctx.recovery(
+                        Some(&t),
+                        format!(
+                            "{reason}, and the boot environment keeps slot {booted} as if an irreversible migration step had begun"
+                        ),
+                        true,
+                    )?
+                } else {
+                    ctx.failed(&t, false, reason)?
+                }
+            } else {
+                let mut env = load_env(root, booted);
+                if let UpgradeState::RolledBack { slot, .. }
+                | UpgradeState::ActivationFailed { slot, .. } = &state
+                    && *slot != booted
+                    && env.ok(*slot)
+                {
+                    bootchooser::mark_bad(&mut env, *slot);
+                }
+                ctx.normal(&env)?;
+                BootOutcome::Normal
             }
-            ctx.normal(&env)?;
-            BootOutcome::Normal
         }
     };
+    if !matches!(outcome, BootOutcome::RecoveryRequired { .. })
+        && let Err(e) = crate::state::recovery::clear(root)
+    {
+        log::error!("boot: cannot remove the recovery report: {e}");
+    }
     let r = report(root, booted, outcome);
     log::info!("boot: {}", r.message);
     Ok(r)
+}
+
+/// The booted slot as the slot status records it, when that record says the slot is
+/// an unproven trial (or still being written). The upgrade it belongs to, rebuilt
+/// from the records, for the rollback.
+fn unproven_trial(root: &ApplianceRoot, booted: SlotName) -> Option<Target> {
+    let Loaded::Present(st) = SlotStatus::read(root) else {
+        return None;
+    };
+    let rec = st.get(booted);
+    if !matches!(rec.state, SlotState::Trial | SlotState::Writing) {
+        return None;
+    }
+    Some(Target {
+        slot: booted,
+        from: booted.other(),
+        version: rec.version?,
+        from_version: st.get(booted.other()).version,
+        sha256: rec.sha256.unwrap_or_default(),
+    })
 }
 
 fn report(root: &ApplianceRoot, booted: SlotName, outcome: BootOutcome) -> BootReport {
@@ -341,11 +398,12 @@ fn load_env(root: &ApplianceRoot, booted: SlotName) -> GrubEnv {
         Ok(e) => e,
         Err(e) => {
             log::warn!("boot: {e}; rebuilding it for slot {booted}");
-            let mut env = GrubEnv::initial(booted);
-            if let Ok(st) = SlotStatus::load(root)
+            let mut env = bootchooser::initial(booted);
+            if let Loaded::Present(st) = SlotStatus::read(root)
                 && st.get(booted.other()).state == SlotState::Good
             {
-                env.set_ok(booted.other(), true);
+                // The other slot stays a fallback, after the booted one.
+                bootchooser::mark_good(&mut env, booted.other());
             }
             env
         }
@@ -386,8 +444,19 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Changes one slot's record. A missing or damaged slot status is left as it is
+    /// (support needs to see it; rewriting it from nothing would invent the rest).
     fn set_slot(&self, slot: SlotName, f: impl FnOnce(&mut SlotRecord)) -> anyhow::Result<()> {
-        let mut st = SlotStatus::load(self.root)?;
+        let mut st = match SlotStatus::read(self.root) {
+            Loaded::Present(st) => st,
+            other => {
+                let why = other
+                    .problem(&crate::state::slot_status(self.root))
+                    .unwrap_or_default();
+                log::warn!("boot: slot {slot} not recorded: the slot status {why}");
+                return Ok(());
+            }
+        };
         let mut rec = st.get(slot);
         f(&mut rec);
         rec.changed = Some(crate::appliance::console_log::now_rfc3339());
@@ -400,10 +469,7 @@ impl Ctx<'_> {
     /// An ordinary boot: the booted slot came up, so its attempts start again.
     fn normal(&self, env: &GrubEnv) -> anyhow::Result<()> {
         let mut env = env.clone();
-        env.set_tries(self.booted, 0);
-        if !env.ok(self.booted) {
-            env.set_ok(self.booted, true);
-        }
+        bootchooser::mark_good(&mut env, self.booted);
         if Some(&env) != GrubEnv::load(&self.root.grubenv()).ok().as_ref() {
             self.save_env(&env, "grubenv:normal")?;
         }
@@ -422,6 +488,13 @@ impl Ctx<'_> {
             Err(e) => return self.failed(t, ponr, format!("{e:#}")),
         };
         let staged = staged_dir(self.root, &t.sha256);
+        if !ponr && let Err(reason) = self.before_phase1(t) {
+            return self.failed(
+                t,
+                false,
+                format!("before phase 1, with nothing changed yet: {reason}"),
+            );
+        }
         let steps = &manifest.phase1;
         let total: f64 = steps.iter().map(|s| s.weight as f64).sum::<f64>().max(1.0);
         let done_weight =
@@ -436,9 +509,7 @@ impl Ctx<'_> {
         for (k, step) in steps.iter().enumerate().skip(steps_done) {
             if step.irreversible && !ponr {
                 let mut env = load_env(self.root, self.booted);
-                env.set_order(t.slot);
-                env.set_ok(t.slot, true);
-                env.set_tries(t.slot, 0);
+                bootchooser::mark_active(&mut env, t.slot);
                 self.save_env(&env, "grubenv:point-of-no-return")?;
                 self.journal.append(Event::PointOfNoReturn {
                     index: k,
@@ -466,11 +537,22 @@ impl Ctx<'_> {
                 name: step.name.clone(),
                 irreversible: step.irreversible,
             })?;
-            let cp = std::fs::read(checkpoint_path(self.root))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Phase1Checkpoint>(&b).ok())
-                .filter(|c| c.sha256 == t.sha256 && c.index == k)
-                .map(|c| c.checkpoint);
+            let cp = match crate::state::read_json::<Phase1Checkpoint>(&checkpoint_path(self.root))
+            {
+                Loaded::Present(c) => Some(c),
+                Loaded::Missing => None,
+                Loaded::Damaged(why) => {
+                    // The step is run as if it had not begun: steps start over safely
+                    // without a checkpoint, and the log keeps why.
+                    log::warn!(
+                        "[{}] the phase-1 checkpoint is damaged ({why}); the step starts from its beginning",
+                        step.name
+                    );
+                    None
+                }
+            }
+            .filter(|c| c.sha256 == t.sha256 && c.index == k)
+            .map(|c| c.checkpoint);
             let base = done_weight(k);
             let span = step.weight as f64 / total;
             let msg = format!("phase 1: {} - do not power off", step.name);
@@ -519,8 +601,7 @@ impl Ctx<'_> {
                             index: k,
                             checkpoint: c,
                         };
-                        let bytes = serde_json::to_vec(&rec).unwrap_or_default();
-                        if let Err(e) = write_atomic(&checkpoint_path(root), &bytes) {
+                        if let Err(e) = crate::state::write_json(&checkpoint_path(root), &rec) {
                             log::error!("[{name}] cannot save checkpoint: {e}");
                         }
                         killpoint::hit("phase1:checkpoint");
@@ -557,6 +638,48 @@ impl Ctx<'_> {
         self.commit(t)
     }
 
+    /// What can be known before anything irreversible runs: the slot status is
+    /// readable and records the new slot as this firmware on trial, the staged files
+    /// are complete, the configuration loads, the slot device is there.
+    fn before_phase1(&self, t: &Target) -> Result<(), String> {
+        let path = crate::state::slot_status(self.root);
+        let st = match SlotStatus::read(self.root) {
+            Loaded::Present(st) => st,
+            other => {
+                return Err(format!(
+                    "the slot status {}",
+                    other.problem(&path).unwrap_or_default()
+                ));
+            }
+        };
+        let rec = st.get(t.slot);
+        if rec.sha256.as_deref() != Some(t.sha256.as_str())
+            || rec.version.as_ref() != Some(&t.version)
+        {
+            return Err(format!(
+                "the slot status \"{}\" records slot {} as holding {}, not firmware {} (payload {})",
+                path.display(),
+                t.slot,
+                rec.version
+                    .map(|v| format!("firmware {v}"))
+                    .unwrap_or_else(|| "nothing known".into()),
+                t.version,
+                t.sha256.get(..12).unwrap_or(&t.sha256)
+            ));
+        }
+        let complete = staged_dir(self.root, &t.sha256).join("complete");
+        if !complete.is_file() {
+            return Err(format!(
+                "the staged migrations are incomplete (\"{}\" is missing); activate the firmware again",
+                complete.display()
+            ));
+        }
+        let config = Config::load(self.root).map_err(|e| e.to_string())?;
+        let dev = slot_path(self.root, &config, t.slot);
+        std::fs::File::open(&dev).map_err(|e| format!("slot device \"{}\": {e}", dev.display()))?;
+        Ok(())
+    }
+
     /// Checks that the new firmware can run the appliance before committing it.
     fn health(&self, t: &Target) -> Result<(), String> {
         let config = Config::load(self.root).map_err(|e| e.to_string())?;
@@ -580,22 +703,19 @@ impl Ctx<'_> {
 
     fn commit(&mut self, t: &Target) -> anyhow::Result<BootOutcome> {
         let mut env = load_env(self.root, self.booted);
-        env.set_order(t.slot);
-        env.set_ok(t.slot, true);
-        env.set_tries(t.slot, 0);
-        env.set_tries(t.from, 0);
+        bootchooser::commit(&mut env, t.slot, t.from);
         self.save_env(&env, "grubenv:commit")?;
         self.set_slot(t.slot, |r| r.state = SlotState::Good)?;
         // Phase 2 of this firmware starts from the beginning once committed.
-        let _ = std::fs::remove_file(self.root.state_dir().join("phase2.json"));
+        let _ = crate::state::remove(&crate::state::phase2(self.root));
         self.journal.append(Event::Committed {
             slot: t.slot,
             version: t.version,
             sha256: t.sha256.clone(),
         })?;
-        let _ = std::fs::remove_file(checkpoint_path(self.root));
+        let _ = crate::state::remove(&checkpoint_path(self.root));
         // Staged files of other images are no longer needed.
-        if let Ok(dirs) = std::fs::read_dir(self.root.state_dir().join("staged")) {
+        if let Ok(dirs) = std::fs::read_dir(crate::state::staged_root(self.root)) {
             for d in dirs.flatten() {
                 if d.file_name() != t.sha256.as_str() {
                     let _ = std::fs::remove_dir_all(d.path());
@@ -630,8 +750,12 @@ impl Ctx<'_> {
             );
         }
         let env = load_env(self.root, self.booted);
-        let old = SlotStatus::load(self.root)?.get(t.from);
-        if !env.ok(t.from) || matches!(old.state, SlotState::Bad | SlotState::Writing) {
+        // A slot status that cannot be read says nothing against the old slot: the
+        // boot environment alone decides then.
+        let old_unusable = SlotStatus::read(self.root)
+            .present()
+            .is_some_and(|st| matches!(st.get(t.from).state, SlotState::Bad | SlotState::Writing));
+        if !env.ok(t.from) || old_unusable {
             return self.recovery(
                 Some(t),
                 format!("{reason}, and the old slot {} is not bootable", t.from),
@@ -644,10 +768,7 @@ impl Ctx<'_> {
             reason: reason.clone(),
         })?;
         let mut env = env;
-        env.set_order(t.from);
-        env.set_ok(t.slot, false);
-        env.set_tries(t.slot, 0);
-        env.set_tries(t.from, 0);
+        bootchooser::rollback(&mut env, t.slot, t.from);
         self.save_env(&env, "grubenv:rollback")?;
         self.set_slot(t.slot, |r| r.state = SlotState::Bad)?;
         set_progress(
@@ -674,9 +795,7 @@ impl Ctx<'_> {
             reason: reason.clone(),
         })?;
         let mut env = load_env(self.root, self.booted);
-        env.set_order(self.booted);
-        env.set_ok(t.slot, false);
-        env.set_tries(t.slot, 0);
+        bootchooser::rollback(&mut env, t.slot, self.booted);
         self.normal(&env)?;
         self.set_slot(t.slot, |r| r.state = SlotState::Bad)?;
         set_progress(
@@ -700,9 +819,7 @@ impl Ctx<'_> {
             reason: reason.clone(),
         })?;
         let mut env = load_env(self.root, self.booted);
-        env.set_ok(t.slot, false);
-        env.set_tries(t.slot, 0);
-        env.set_order(self.booted);
+        bootchooser::disarm(&mut env, t.slot, self.booted);
         self.normal(&env)?;
         self.set_slot(t.slot, |r| {
             if r.state != SlotState::Good {
@@ -724,7 +841,8 @@ impl Ctx<'_> {
         })?;
         let mut env = load_env(self.root, self.booted);
         if keep_booted {
-            env.set_order(self.booted);
+            // Keep booting this slot: it is the one the migrated data belongs to.
+            bootchooser::mark_active(&mut env, self.booted);
         }
         self.normal(&env)?;
         if let Some(t) = t {

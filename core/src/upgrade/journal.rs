@@ -3,11 +3,18 @@
 //! console knows where it was. Replaying the records gives [`UpgradeState`].
 //!
 //! Format: one record a line, `SEQ SUM JSON`, where SEQ counts up by one, SUM is the
-//! first 16 hex digits of the SHA-256 of `SEQ JSON`, and JSON is a [`Record`]. Each
-//! append rewrites the file through `durable::write_atomic`, so a record is on disk
-//! whole or not at all. A damaged last line (torn by a failing disk, edited) is
-//! reported and ignored, and dropped by the next append; a damaged record followed by
-//! good ones makes the journal untrustworthy: an error, never a guess.
+//! first 16 hex digits of the SHA-256 of `SEQ JSON`, and JSON is a [`Record`].
+//!
+//! Appending is real appending, so that processes recording at the same time (verify,
+//! check, activate, the console) never lose each other's records: under an exclusive
+//! advisory lock (flock) on the journal, the file is read again from disk, the next
+//! sequence number taken from its last record, and the record added with one write
+//! to a file opened O_APPEND, then fdatasync. A damaged last line (torn by a power
+//! cut, edited) is reported and ignored, and cut off by the next append; a damaged
+//! record followed by good ones makes the journal untrustworthy: an error, never a
+//! guess. When the journal grows past twice [`KEEP_RECORDS`], the appender holding
+//! the lock replaces it with its newest records (atomically); appenders waiting for
+//! the lock notice the replaced file and lock the new one.
 //!
 //! Facts recorded by other commands: `verify` calls [`record_verified`] and `check`
 //! calls [`record_check_passed`]; `activate` refuses an image without both.
@@ -18,12 +25,15 @@ use crate::image::manifest::Manifest;
 use crate::image::version::Version;
 use crate::slots::slot_status::SlotName;
 use crate::upgrade::killpoint;
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 
 /// Records kept when the journal is compacted (older upgrades are history only).
-const KEEP_RECORDS: usize = 2000;
+pub const KEEP_RECORDS: usize = 2000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -47,6 +57,10 @@ pub enum JournalError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "the upgrade journal \"{path}\" has reached record number {seq}, the largest there is; the upgrade state cannot be trusted: create a support bundle and contact support"
+    )]
+    SequenceExhausted { path: String, seq: u64 },
 }
 
 /// The upgrade being carried out: which slot gets which firmware, and which slot it
@@ -350,7 +364,7 @@ impl UpgradeState {
                     target, steps_done, ..
                 },
                 Event::StepDone { index },
-            ) => S::Trial {
+            ) if *index < usize::MAX => S::Trial {
                 target,
                 steps_done: steps_done.max(index + 1),
                 running: None,
@@ -360,7 +374,7 @@ impl UpgradeState {
                     target, steps_done, ..
                 },
                 Event::StepDone { index },
-            ) => S::PointOfNoReturn {
+            ) if *index < usize::MAX => S::PointOfNoReturn {
                 target,
                 steps_done: steps_done.max(index + 1),
                 running: None,
@@ -436,37 +450,61 @@ pub struct Journal {
     records: Vec<(u64, Record)>,
     /// A damaged last line was found and ignored.
     pub torn_tail: Option<String>,
+    /// Bytes of the file up to the end of the last good record.
+    good_len: u64,
 }
 
 impl Journal {
     pub fn path(root: &ApplianceRoot) -> PathBuf {
-        root.state_dir().join("journal.log")
+        crate::state::journal(root)
     }
 
+    /// Reads the journal (a missing one is empty: no upgrade has been recorded). A
+    /// shared lock keeps a compaction from swapping the file mid-read.
     pub fn open(root: &ApplianceRoot) -> Result<Journal, JournalError> {
         let path = Self::path(root);
-        let text = match std::fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => {
-                return Err(JournalError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
+        let read_err = |source| JournalError::Read {
+            path: path.display().to_string(),
+            source,
         };
-        Self::parse(path, &text)
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Self::parse(path, &[]);
+            }
+            Err(e) => return Err(read_err(e)),
+        };
+        let mut file = Flock::lock(file, FlockArg::LockShared)
+            .map_err(|(_, e)| read_err(std::io::Error::from(e)))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(read_err)?;
+        Self::parse(path, &bytes)
     }
 
     fn parse(path: PathBuf, bytes: &[u8]) -> Result<Journal, JournalError> {
-        let mut records = Vec::new();
+        let mut records: Vec<(u64, Record)> = Vec::new();
         let mut torn_tail = None;
+        let mut good_len = 0u64;
         let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
         for (i, raw) in lines.iter().enumerate() {
             let last = i + 1 == lines.len();
-            let expect_seq = records.last().map(|(s, _): &(u64, Record)| s + 1);
+            let expect_seq = match records.last() {
+                None => None,
+                Some((s, _)) => Some(s.checked_add(1).ok_or_else(|| JournalError::Corrupt {
+                    path: path.display().to_string(),
+                    line: i + 1,
+                    problem: format!("a record follows record {s}, the largest number there is"),
+                })?),
+            };
             match parse_line(raw, expect_seq) {
-                Ok(r) => records.push(r),
+                Ok(r) => {
+                    records.push(r);
+                    good_len += raw.len() as u64;
+                }
                 Err(problem) if last => torn_tail = Some(format!("line {}: {problem}", i + 1)),
                 Err(problem) => {
                     return Err(JournalError::Corrupt {
@@ -481,6 +519,7 @@ impl Journal {
             path,
             records,
             torn_tail,
+            good_len,
         })
     }
 
@@ -494,34 +533,12 @@ impl Journal {
             .fold(UpgradeState::Idle, |s, r| s.apply(&r.event))
     }
 
-    /// Appends one record durably. Kill points before and after let the power-cut
-    /// harness stop the process on either side of every state change.
+    /// Appends one record durably (see the module text), then holds the journal as it
+    /// is on disk now, other processes' records included. Kill points before and
+    /// after let the power-cut harness stop the process on either side of every
+    /// state change.
     pub fn append(&mut self, event: Event) -> Result<(), JournalError> {
-        let name = event_name(&event);
-        killpoint::hit(&format!("journal:{name}:before"));
-        let seq = self.records.last().map(|(s, _)| s + 1).unwrap_or(1);
-        let rec = Record {
-            time: crate::appliance::console_log::now_rfc3339(),
-            event,
-        };
-        let mut records = self.records.clone();
-        records.push((seq, rec));
-        if records.len() > KEEP_RECORDS {
-            records.drain(..records.len() - KEEP_RECORDS);
-        }
-        let mut out = String::new();
-        for (s, r) in &records {
-            let json = serde_json::to_string(r).unwrap_or_default();
-            out.push_str(&format!("{s} {} {json}\n", checksum(*s, &json)));
-        }
-        write_atomic(&self.path, out.as_bytes()).map_err(|source| JournalError::Write {
-            path: self.path.display().to_string(),
-            source,
-        })?;
-        self.records = records;
-        self.torn_tail = None;
-        log::info!("journal: {name}");
-        killpoint::hit(&format!("journal:{name}:after"));
+        *self = append_at(&self.path, event)?;
         Ok(())
     }
 
@@ -596,6 +613,107 @@ impl Journal {
     }
 }
 
+/// Opens the journal for appending with an exclusive lock, on the file that is the
+/// journal now (a compaction may have replaced the one opened before the lock came).
+fn lock_for_append(path: &std::path::Path) -> std::io::Result<Flock<std::fs::File>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    loop {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o644)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)?;
+        let f =
+            Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
+        let held = f.metadata()?;
+        match std::fs::symlink_metadata(path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => return Ok(f),
+            // Replaced or removed while we waited: lock the journal that is there now.
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn append_at(path: &std::path::Path, event: Event) -> Result<Journal, JournalError> {
+    let name = event_name(&event);
+    killpoint::hit(&format!("journal:{name}:before"));
+    let werr = |source| JournalError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = lock_for_append(path).map_err(werr)?;
+    let mut bytes = Vec::new();
+    f.rewind()
+        .and_then(|_| f.read_to_end(&mut bytes))
+        .map_err(|source| JournalError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+    let mut journal = Journal::parse(path.to_path_buf(), &bytes)?;
+    if let Some(t) = &journal.torn_tail {
+        // The torn record never happened; cut it off so the new one starts a line.
+        log::warn!("journal: dropping a damaged last record ({t})");
+        f.set_len(journal.good_len).map_err(werr)?;
+        journal.torn_tail = None;
+    }
+    let seq = match journal.records.last() {
+        None => 1,
+        Some((s, _)) => s.checked_add(1).ok_or(JournalError::SequenceExhausted {
+            path: path.display().to_string(),
+            seq: *s,
+        })?,
+    };
+    let rec = Record {
+        time: crate::appliance::console_log::now_rfc3339(),
+        event,
+    };
+    let json = serde_json::to_string(&rec).map_err(|e| werr(std::io::Error::other(e)))?;
+    let line = format!("{seq} {} {json}\n", checksum(seq, &json));
+    // One write: a reader sees the record whole or (torn by a power cut) as a
+    // damaged last line, never interleaved with another appender's.
+    let n = f.write(line.as_bytes()).map_err(werr)?;
+    if n != line.len() {
+        // A short write leaves a torn tail that the next append cuts off.
+        return Err(werr(std::io::Error::new(
+            std::io::ErrorKind::WriteZero,
+            format!("only {n} of {} bytes were written", line.len()),
+        )));
+    }
+    f.sync_data().map_err(werr)?;
+    journal.good_len += line.len() as u64;
+    journal.records.push((seq, rec));
+    if journal.records.len() > 2 * KEEP_RECORDS {
+        let keep = journal
+            .records
+            .split_off(journal.records.len() - KEEP_RECORDS);
+        journal.records = keep;
+        let mut out = String::new();
+        for (s, r) in &journal.records {
+            let json = serde_json::to_string(r).map_err(|e| werr(std::io::Error::other(e)))?;
+            out.push_str(&format!("{s} {} {json}\n", checksum(*s, &json)));
+        }
+        // Still holding the lock on the old file: waiters re-lock the new one.
+        write_atomic(path, out.as_bytes()).map_err(werr)?;
+        journal.good_len = out.len() as u64;
+    }
+    drop(f);
+    log::info!("journal: {name}");
+    killpoint::hit(&format!("journal:{name}:after"));
+    Ok(journal)
+}
+
+/// Appends one record to the journal of `root` (for callers that do not keep a
+/// [`Journal`] in memory, such as activate across its slot write).
+pub fn append(root: &ApplianceRoot, event: Event) -> Result<(), JournalError> {
+    append_at(&Journal::path(root), event).map(|_| ())
+}
+
 fn parse_line(raw: &[u8], expect_seq: Option<u64>) -> Result<(u64, Record), String> {
     let line = raw
         .strip_suffix(b"\n")
@@ -631,12 +749,15 @@ pub fn record_verified(
     iso_sha256: &str,
     manifest: &Manifest,
 ) -> Result<(), JournalError> {
-    Journal::open(root)?.append(Event::Verified {
-        iso_sha256: iso_sha256.to_ascii_lowercase(),
-        payload_sha256: manifest.payload.sha256.to_ascii_lowercase(),
-        version: manifest.firmware.version,
-        file: FileId::of(iso).ok(),
-    })
+    append(
+        root,
+        Event::Verified {
+            iso_sha256: iso_sha256.to_ascii_lowercase(),
+            payload_sha256: manifest.payload.sha256.to_ascii_lowercase(),
+            version: manifest.firmware.version,
+            file: FileId::of(iso).ok(),
+        },
+    )
 }
 
 /// For `check`: the upgrade test found no blocker for the image file `iso`
@@ -648,12 +769,15 @@ pub fn record_check_passed(
     iso_sha256: Option<&str>,
     manifest: &Manifest,
 ) -> Result<(), JournalError> {
-    Journal::open(root)?.append(Event::CheckPassed {
-        iso_sha256: iso_sha256.map(|h| h.to_ascii_lowercase()),
-        payload_sha256: manifest.payload.sha256.to_ascii_lowercase(),
-        version: manifest.firmware.version,
-        file: FileId::of(iso).ok(),
-    })
+    append(
+        root,
+        Event::CheckPassed {
+            iso_sha256: iso_sha256.map(|h| h.to_ascii_lowercase()),
+            payload_sha256: manifest.payload.sha256.to_ascii_lowercase(),
+            version: manifest.firmware.version,
+            file: FileId::of(iso).ok(),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -757,5 +881,89 @@ mod tests {
             j.passed_exact(&m, Some(&"ee".repeat(32)), None),
             (false, false)
         );
+    }
+
+    #[test]
+    fn append_adds_one_line_to_the_same_file_and_cuts_a_torn_tail() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        append(&root, Event::ActivateStarted { target: target() }).unwrap();
+        let path = Journal::path(&root);
+        let ino = std::fs::metadata(&path).unwrap().ino();
+        let first = std::fs::read(&path).unwrap();
+        // A record torn by a power cut: the next append cuts it off, in place.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"2 0123 {\"time\":").unwrap();
+        drop(f);
+        append(&root, Event::Activated { target: target() }).unwrap();
+        let after = std::fs::read(&path).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().ino(),
+            ino,
+            "not rewritten"
+        );
+        assert!(after.starts_with(&first));
+        let j = Journal::open(&root).unwrap();
+        assert!(j.torn_tail.is_none());
+        assert_eq!(
+            j.records.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [1, 2]
+        );
+    }
+
+    #[test]
+    fn concurrent_appenders_lose_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    let mut j = Journal::open(&root).unwrap();
+                    for _ in 0..50 {
+                        // An old in-memory journal must not overwrite newer records.
+                        j.append(Event::TrialBoot { slot: SlotName::B }).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let j = Journal::open(&root).unwrap();
+        let seqs: Vec<u64> = j.records.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn sequence_and_step_numbers_do_not_overflow() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let rec = Record {
+            time: "t".into(),
+            event: Event::TrialBoot { slot: SlotName::B },
+        };
+        let json = serde_json::to_string(&rec).unwrap();
+        let line = format!("{} {} {json}\n", u64::MAX, checksum(u64::MAX, &json));
+        std::fs::create_dir_all(root.state_dir()).unwrap();
+        std::fs::write(Journal::path(&root), &line).unwrap();
+        let e = append(&root, Event::TrialBoot { slot: SlotName::B }).unwrap_err();
+        assert!(matches!(e, JournalError::SequenceExhausted { .. }), "{e}");
+        // A second record after the largest number is damage, not a wrap-around.
+        let twice = format!("{line}{line}");
+        std::fs::write(Journal::path(&root), twice).unwrap();
+        assert!(Journal::open(&root).is_err());
+        // A step index at the end of the range is an inconsistent journal.
+        let s = UpgradeState::Trial {
+            target: target(),
+            steps_done: 0,
+            running: None,
+        }
+        .apply(&Event::StepDone { index: usize::MAX });
+        assert!(matches!(s, UpgradeState::RecoveryRequired { .. }), "{s:?}");
     }
 }

@@ -5,9 +5,8 @@
 //! a reboot the unfinished step is run again with `UPGRADE_CONSOLE_CHECKPOINT` set to
 //! the last checkpoint. Until phase 2 is done, search over older data is incomplete.
 
-use crate::appliance::durable::write_atomic;
 use crate::appliance::root::ApplianceRoot;
-use crate::upgrade::activate::{staged_dir, staged_manifest};
+use crate::state::{staged as staged_dir, staged_manifest};
 use crate::upgrade::journal::UpgradeState;
 use crate::upgrade::killpoint;
 use crate::upgrade::progress::Progress;
@@ -53,17 +52,16 @@ pub struct Phase2Summary {
 }
 
 fn state_path(root: &ApplianceRoot) -> std::path::PathBuf {
-    root.state_dir().join("phase2.json")
+    crate::state::phase2(root)
 }
 
-fn load(root: &ApplianceRoot) -> Option<Phase2State> {
-    serde_json::from_slice(&std::fs::read(state_path(root)).ok()?).ok()
+fn load(root: &ApplianceRoot) -> crate::state::Loaded<Phase2State> {
+    crate::state::read_json(&state_path(root))
 }
 
 fn save(root: &ApplianceRoot, st: &mut Phase2State) -> std::io::Result<()> {
     st.updated = crate::appliance::console_log::now_rfc3339();
-    let bytes = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
-    write_atomic(&state_path(root), &bytes)
+    crate::state::write_json(&state_path(root), st)
 }
 
 /// The phase-2 state of the committed firmware, fresh when it has not started.
@@ -77,7 +75,16 @@ fn current(
         return Ok(None);
     };
     let manifest = staged_manifest(root, &sha256)?;
-    let st = match load(root) {
+    let loaded = load(root);
+    if let crate::state::Loaded::Damaged(why) = &loaded {
+        // Phase-2 steps resume from a checkpoint or start over; without a readable
+        // state they start over, and the log says why.
+        log::warn!(
+            "phase 2: \"{}\" is damaged ({why}); phase 2 starts again from its first step",
+            state_path(root).display()
+        );
+    }
+    let st = match loaded.present() {
         Some(s) if s.sha256 == sha256 => s,
         _ => Phase2State {
             sha256,
@@ -154,7 +161,8 @@ fn set_progress(root: &ApplianceRoot, st: &Phase2State, message: &str, outcome: 
 /// Runs (or resumes) phase 2. Returns the summary; an error when a step failed
 /// (the service manager restarts it, and it resumes from the last checkpoint).
 pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
-    let lock_file = crate::appliance::safe_open::open_lock(&root.state_dir().join("phase2.lock"))?;
+    std::fs::create_dir_all(root.state_dir())?;
+    let lock_file = crate::appliance::safe_open::open_lock(&crate::state::phase2_lock(root))?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| anyhow::anyhow!("phase 2 is already running ({e})"))?;
     let Some((mut st, manifest)) = current(root)? else {

@@ -1,14 +1,11 @@
 //! Rebooting, behind one small trait: the real one restarts the machine; the one for
-//! demo and test roots does what the firmware and init would do next on the same
-//! root — picks the slot from the boot environment as `recovery/grub.cfg` does,
-//! writes `proc/cmdline`, runs the boot phase — so a whole upgrade runs from the
-//! command line.
+//! demo and test roots (`upgrade::simulate`) does what the firmware and init would do
+//! next on the same root. Here also what that firmware does: pick the slot from the
+//! boot environment as `recovery/grub.cfg` does, and write `proc/cmdline`.
 
 use crate::appliance::root::ApplianceRoot;
 use crate::slots::grubenv::{GrubEnv, GrubEnvError};
 use crate::slots::slot_status::SlotName;
-use crate::upgrade::boot::{self, BootReport};
-use std::cell::Cell;
 
 pub trait Reboot {
     /// Restarts into the slot the boot environment chooses. The real implementation
@@ -26,57 +23,6 @@ impl Reboot for MachineReboot {
         nix::unistd::sync();
         let e = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_AUTOBOOT);
         anyhow::bail!("the reboot system call failed: {e:?}; reboot the appliance by hand")
-    }
-}
-
-/// The firmware and init of a demo or test root: each power-up picks a slot, writes
-/// `proc/cmdline` and runs the boot phase; a reboot asked for during a boot phase
-/// becomes the next power-up.
-#[derive(Default)]
-pub struct SimulatedReboot {
-    pending: Cell<bool>,
-}
-
-/// Boots in a row before the simulation calls it a boot loop.
-const MAX_BOOTS: usize = 8;
-
-impl Reboot for SimulatedReboot {
-    fn reboot(&self, _root: &ApplianceRoot) -> anyhow::Result<()> {
-        self.pending.set(true);
-        Ok(())
-    }
-}
-
-impl SimulatedReboot {
-    /// Powers the appliance up, and again for every reboot a boot phase asks for.
-    /// Returns one report per boot.
-    pub fn power_up(&self, root: &ApplianceRoot) -> anyhow::Result<Vec<BootReport>> {
-        self.boots(root, true)
-    }
-
-    /// Runs the boot phase for the slot already in `proc/cmdline` (init's part
-    /// only), then any reboot it asks for.
-    pub fn boot_now(&self, root: &ApplianceRoot) -> anyhow::Result<Vec<BootReport>> {
-        self.boots(root, false)
-    }
-
-    fn boots(&self, root: &ApplianceRoot, mut select: bool) -> anyhow::Result<Vec<BootReport>> {
-        let mut out = Vec::new();
-        loop {
-            if select {
-                let slot = firmware_select(root)?;
-                log::info!("power-up: the boot loader chose slot {slot}");
-                write_cmdline(root, slot)?;
-            }
-            select = true;
-            out.push(boot::run(root, self)?);
-            if !self.pending.replace(false) {
-                return Ok(out);
-            }
-            if out.len() >= MAX_BOOTS {
-                anyhow::bail!("{MAX_BOOTS} boots in a row: the appliance is in a boot loop");
-            }
-        }
     }
 }
 

@@ -1,0 +1,61 @@
+//! The firmware and init of a demo or test root: each power-up picks a slot as
+//! `recovery/grub.cfg` does, writes `proc/cmdline` and runs the boot phase, so a
+//! whole upgrade runs from the command line. Kept apart from `reboot` so that the
+//! boot phase (which reboots) and the simulation (which boots) do not depend on
+//! each other.
+
+use crate::appliance::root::ApplianceRoot;
+use crate::upgrade::boot::{self, BootReport};
+use crate::upgrade::reboot::{Reboot, firmware_select, write_cmdline};
+use std::cell::Cell;
+
+/// The firmware and init of a demo or test root: each power-up picks a slot, writes
+/// `proc/cmdline` and runs the boot phase; a reboot asked for during a boot phase
+/// becomes the next power-up.
+#[derive(Default)]
+pub struct SimulatedReboot {
+    pending: Cell<bool>,
+}
+
+/// Boots in a row before the simulation calls it a boot loop.
+const MAX_BOOTS: usize = 8;
+
+impl Reboot for SimulatedReboot {
+    fn reboot(&self, _root: &ApplianceRoot) -> anyhow::Result<()> {
+        self.pending.set(true);
+        Ok(())
+    }
+}
+
+impl SimulatedReboot {
+    /// Powers the appliance up, and again for every reboot a boot phase asks for.
+    /// Returns one report per boot.
+    pub fn power_up(&self, root: &ApplianceRoot) -> anyhow::Result<Vec<BootReport>> {
+        self.boots(root, true)
+    }
+
+    /// Runs the boot phase for the slot already in `proc/cmdline` (init's part
+    /// only), then any reboot it asks for.
+    pub fn boot_now(&self, root: &ApplianceRoot) -> anyhow::Result<Vec<BootReport>> {
+        self.boots(root, false)
+    }
+
+    fn boots(&self, root: &ApplianceRoot, mut select: bool) -> anyhow::Result<Vec<BootReport>> {
+        let mut out = Vec::new();
+        loop {
+            if select {
+                let slot = firmware_select(root)?;
+                log::info!("power-up: the boot loader chose slot {slot}");
+                write_cmdline(root, slot)?;
+            }
+            select = true;
+            out.push(boot::run(root, self)?);
+            if !self.pending.replace(false) {
+                return Ok(out);
+            }
+            if out.len() >= MAX_BOOTS {
+                anyhow::bail!("{MAX_BOOTS} boots in a row: the appliance is in a boot loop");
+            }
+        }
+    }
+}
