@@ -1,10 +1,10 @@
-//! Shared helpers of the boot/activate/power-cut tests: real xorriso firmware images,
-//! appliance roots with slot image files or GPT partitions on loop devices.
-#![allow(dead_code)]
+//! The boot/activate/power-cut lab: real xorriso firmware images, appliance roots
+//! with slot image files or GPT partitions on loop devices.
 
+use super::{LoopLock, loop_lock, require_tool};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use upgrade_core::appliance::root::ApplianceRoot;
 use upgrade_core::image::iso::FirmwareImage;
 use upgrade_core::slots::grubenv::GrubEnv;
@@ -14,23 +14,6 @@ pub const OLD_VERSION: &str = "7.0.1";
 pub const NEW_VERSION: &str = "7.3.1";
 pub const CONFIG_TAIL: &str = "\n[licence]\nlts = 7\n";
 pub const DB_V1: &str = "alpha\nbravo\ncharlie\ndelta\necho\n";
-
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_upgrade-console")
-}
-
-pub fn need(tool: &str) {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "this test needs `{tool}` (apt-get install the package that has it)"
-    );
-}
 
 pub fn sha_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
@@ -128,7 +111,7 @@ impl<'a> IsoSpec<'a> {
 
 /// Builds a firmware ISO with xorriso.
 pub fn build_iso(dir: &Path, spec: &IsoSpec) -> PathBuf {
-    need("xorriso");
+    require_tool("xorriso", "xorriso");
     let tree = dir.join(format!("iso-tree-{}", spec.version));
     let _ = std::fs::remove_dir_all(&tree);
     std::fs::create_dir_all(tree.join("firmware/migrations")).unwrap();
@@ -221,28 +204,6 @@ pub fn make_file_root(root: &Path, old_payload: &[u8], slot_size: usize) {
     make_root(root, "/slots/A.img", "/slots/B.img", old_payload);
 }
 
-pub fn run(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(bin());
-    c.arg("--root").arg(root).args(args);
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.stdin(std::process::Stdio::null());
-    // Its own process group: a kill point takes the migration programs down with it,
-    // as a power cut would.
-    std::os::unix::process::CommandExt::process_group(&mut c, 0);
-    c.output().unwrap()
-}
-
-pub fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 pub fn env_of(root: &Path) -> GrubEnv {
     GrubEnv::load(&ApplianceRoot::new(root).grubenv()).unwrap()
 }
@@ -257,19 +218,6 @@ pub fn booted(root: &Path) -> SlotName {
 
 pub fn slot_status(root: &Path) -> SlotStatus {
     SlotStatus::load(&ApplianceRoot::new(root)).unwrap()
-}
-
-/// Serialises loop-device use across test processes (only 8 devices exist).
-pub struct LoopLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
-
-pub fn loop_lock() -> LoopLock {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/tmp/upgrade-console-loop.lock")
-        .unwrap();
-    LoopLock(nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).unwrap())
 }
 
 /// A GPT disk image on a loop device with partitions boot, slotA, slotB, data;
@@ -293,9 +241,9 @@ fn sh(cmd: &str) -> String {
 impl LoopDisk {
     /// `slot_mib` per slot, `data_mib` for data.
     pub fn new(dir: &Path, slot_mib: u32, data_mib: u32) -> LoopDisk {
-        for t in ["sgdisk", "losetup", "partx"] {
-            need(t);
-        }
+        require_tool("sgdisk", "gdisk");
+        require_tool("losetup", "mount");
+        require_tool("partx", "util-linux");
         let lock = loop_lock();
         let image = dir.join("disk.img");
         let total = 1 + 4 + 2 * slot_mib + data_mib + 1;

@@ -1,8 +1,7 @@
 //! Firmware images made by the project's builder and by xorriso, good and hostile:
 //! every broken one is refused with a clear error and exit 2.
 
-mod common;
-use common::*;
+use crate::support::*;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,8 +1,7 @@
 //! The spine's commands on the demo appliance, run as the real binary: exit codes,
 //! what they say, and that bad input changes nothing.
 
-mod common;
-use common::*;
+use crate::support::*;
 
 #[test]
 fn demo_without_terminal_prints_what_it_built_and_is_reused() {

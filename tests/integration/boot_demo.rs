@@ -2,8 +2,8 @@
 //! from the command line: activate, reboot, phase 1 with progress, commit, phase 2;
 //! and the two failure images: rollback, and "recovery required".
 
-mod boot_support;
-use boot_support::{record_passed, run, text};
+use crate::support::boot::record_passed;
+use crate::support::{describe, run_env};
 use upgrade_core::appliance::root::ApplianceRoot;
 use upgrade_core::upgrade::journal::UpgradeState;
 
@@ -18,18 +18,18 @@ fn demo_upgrade_commits_and_phase2_finishes() {
     let root = demo(d.path());
     let iso = root.join("images/sps-7.3.1.iso");
     record_passed(&root, &iso);
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = run(&root, &["--json", "reboot"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = run_env(&root, &["--json", "reboot"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r[0]["outcome"], "committed", "{}", text(&o));
+    assert_eq!(r[0]["outcome"], "committed", "{}", describe(&o));
     assert_eq!(r[0]["running_version"], "7.3.1");
     let rt = ApplianceRoot::new(&root);
     let s = upgrade_core::upgrade::phase2::phase2_summary(&rt).unwrap();
     assert!(s.message.contains("search is incomplete"), "{s:?}");
-    let o = run(&root, &["phase2"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["phase2"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert!(
         upgrade_core::upgrade::phase2::phase2_summary(&rt)
             .unwrap()
@@ -50,14 +50,14 @@ fn demo_failure_images_roll_back_or_require_recovery() {
     let iso = root.join("images/sps-7.3.1-fails-in-phase1.iso");
     record_passed(&root, &iso);
     assert!(
-        run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[])
+        run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[])
             .status
             .success()
     );
-    let o = run(&root, &["--json", "reboot"], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = run_env(&root, &["--json", "reboot"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r[0]["outcome"], "rolled-back", "{}", text(&o));
+    assert_eq!(r[0]["outcome"], "rolled-back", "{}", describe(&o));
     assert_eq!(r[1]["running_version"], "7.0.1");
     assert!(matches!(
         upgrade_core::upgrade::journal::current_state(&rt).unwrap(),
@@ -66,12 +66,12 @@ fn demo_failure_images_roll_back_or_require_recovery() {
 
     let iso = root.join("images/sps-7.3.1-fails-after-point-of-no-return.iso");
     record_passed(&root, &iso);
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert!(o.status.success(), "{}", text(&o));
-    let o = run(&root, &["--json", "reboot"], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = run_env(&root, &["--json", "reboot"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r[0]["outcome"], "recovery-required", "{}", text(&o));
+    assert_eq!(r[0]["outcome"], "recovery-required", "{}", describe(&o));
     let p = upgrade_core::upgrade::progress::Progress::load(&rt).unwrap();
     assert_eq!(p.outcome.as_deref(), Some("recovery"));
 }

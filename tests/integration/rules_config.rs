@@ -2,9 +2,7 @@
 //! ranges and minimums, reserved names, IDNA hostnames, plugin and indexer
 //! versions, HA state, System Monitor alerts, core dumps, and unknown kinds.
 
-mod rules_support;
-
-use rules_support::{appliance, assert_finding};
+use crate::support::rules::{appliance, assert_finding};
 use upgrade_core::check::finding::Severity::{Blocker, Warning};
 use upgrade_core::check::rules::RuleError;
 

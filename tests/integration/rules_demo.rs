@@ -3,10 +3,8 @@
 //! whose manifest carries the rules shows them (exit 0 / 1), or names an unknown
 //! rule kind.
 
-mod common;
-mod rules_support;
-
-use rules_support::appliance;
+use crate::support::rules::appliance;
+use crate::support::text;
 use std::path::Path;
 use upgrade_console::demo::demo_material::{DEMO_RULES, install_demo_material};
 use upgrade_core::check::finding::Severity;
@@ -99,16 +97,16 @@ fn install(root: &Path, broken: bool) {
 
 #[test]
 fn check_shows_the_image_rules_on_the_demo() {
-    common::require_tool("xorriso", "xorriso");
-    let (_d, root) = common::demo();
+    crate::support::require_tool("xorriso", "xorriso");
+    let (_d, root) = crate::support::demo();
     let iso = root.join("images/sps-7.3.1-rules.iso");
     image_with_rules(&root, DEMO_RULES, &iso);
     let iso_arg = iso.to_str().unwrap();
 
     install(&root, false);
-    let o = common::run(&root, &["check", iso_arg]);
-    let out = common::text(&o);
-    assert_eq!(common::code(&o), 0, "{out}");
+    let o = crate::support::run(&root, &["check", iso_arg]);
+    let out = text(&o);
+    assert_eq!(crate::support::code(&o), 0, "{out}");
     for check in [
         "tls-keys",
         "ssh-keys",
@@ -120,9 +118,9 @@ fn check_shows_the_image_rules_on_the_demo() {
     }
 
     install(&root, true);
-    let o = common::run(&root, &["check", iso_arg]);
-    let out = common::text(&o);
-    assert_eq!(common::code(&o), 1, "{out}");
+    let o = crate::support::run(&root, &["check", iso_arg]);
+    let out = text(&o);
+    assert_eq!(crate::support::code(&o), 1, "{out}");
     assert!(
         out.contains("tls-key-size") || out.contains("RSA 1024 bits"),
         "{out}"
@@ -137,8 +135,8 @@ fn check_shows_the_image_rules_on_the_demo() {
             "wider than 80 columns: {line:?}"
         );
     }
-    let o = common::run(&root, &["--json", "check", iso_arg]);
-    assert_eq!(common::code(&o), 1);
+    let o = crate::support::run(&root, &["--json", "check", iso_arg]);
+    assert_eq!(crate::support::code(&o), 1);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let text = json.to_string();
     assert!(
@@ -149,13 +147,13 @@ fn check_shows_the_image_rules_on_the_demo() {
 
 #[test]
 fn check_names_an_unknown_rule_kind() {
-    common::require_tool("xorriso", "xorriso");
-    let (_d, root) = common::demo();
+    crate::support::require_tool("xorriso", "xorriso");
+    let (_d, root) = crate::support::demo();
     let iso = root.join("images/sps-7.3.1-future.iso");
     image_with_rules(&root, "[[rules]]\nkind = \"post-quantum-keys\"\n", &iso);
-    let o = common::run(&root, &["check", iso.to_str().unwrap()]);
-    let out = common::text(&o);
-    assert_ne!(common::code(&o), 0, "{out}");
+    let o = crate::support::run(&root, &["check", iso.to_str().unwrap()]);
+    let out = text(&o);
+    assert_ne!(crate::support::code(&o), 0, "{out}");
     assert!(
         out.contains("\"post-quantum-keys\"") && out.contains("update upgrade-console"),
         "{out}"

@@ -7,13 +7,14 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_upgrade-console");
+use crate::support::{PATIENCE, bin, wait_for};
 
 fn demo_root(tag: &str) -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::Builder::new().prefix(tag).tempdir().unwrap();
     let root = d.path().join("demo");
-    let out = Command::new(BIN).arg("demo").arg(&root).output().unwrap();
+    let out = Command::new(bin()).arg("demo").arg(&root).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -34,7 +35,7 @@ impl Line {
     fn open(root: &Path, term: &str) -> Line {
         let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal (openpty)");
         let slave = std::fs::File::from(pty.slave);
-        let child = Command::new(BIN)
+        let child = Command::new(bin())
             .arg("--root")
             .arg(root)
             .env("TERM", term)
@@ -64,16 +65,25 @@ impl Line {
 
     /// Reads until `needle` has been written by the console.
     fn wait_for(&mut self, needle: &[u8]) {
-        while !self.seen.windows(needle.len()).any(|w| w == needle) {
-            match self.rx.recv() {
+        let what = format!("the console to write {:?}", String::from_utf8_lossy(needle));
+        wait_for(&what, PATIENCE, || {
+            if self.seen.windows(needle.len()).any(|w| w == needle) {
+                return Ok(());
+            }
+            match self.rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(chunk) => self.seen.extend(chunk),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(_) => panic!(
                     "the console ended before writing {:?}; it wrote {:?}",
                     String::from_utf8_lossy(needle),
                     String::from_utf8_lossy(&self.seen)
                 ),
             }
-        }
+            Err(format!(
+                "it wrote {:?}",
+                String::from_utf8_lossy(&self.seen)
+            ))
+        });
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -82,7 +92,13 @@ impl Line {
 
     fn quit(mut self) {
         self.send(b"q");
-        let st = self.child.wait().unwrap();
+        let child = &mut self.child;
+        let st = wait_for("the console to exit after q", PATIENCE, || {
+            child
+                .try_wait()
+                .unwrap()
+                .ok_or_else(|| "still running".to_string())
+        });
         assert!(st.success(), "{st:?}");
     }
 }
@@ -118,7 +134,7 @@ fn a_zero_size_line_that_does_not_answer_gets_80x24() {
 fn detach_runs_the_command_in_its_own_session() {
     let (_d, root) = demo_root("tui-detach");
     // `detach` makes itself a session leader, then becomes the command (same pid).
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .arg("--root")
         .arg(&root)
         .args(["detach", "--", "status", "--json"])
@@ -136,7 +152,7 @@ fn detach_runs_the_command_in_its_own_session() {
     let (tx, rx) = channel();
     let r = upgrade_core::appliance::root::ApplianceRoot::new(&root);
     let run = upgrade_console::tui::worker::spawn_detached(
-        Path::new(BIN),
+        Path::new(bin()),
         &r,
         upgrade_console::tui::worker::Op::Bundle,
         vec!["status".into()],

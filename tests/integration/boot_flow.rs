@@ -2,8 +2,8 @@
 //! activate, reboot (the simulated firmware + init), phase 1, commit, phase 2; and the
 //! failure ends: rollback before the point of no return, recovery after it.
 
-mod boot_support;
-use boot_support::*;
+use crate::support::boot::*;
+use crate::support::*;
 use upgrade_core::appliance::root::ApplianceRoot;
 use upgrade_core::slots::slot_status::{SlotName, SlotState};
 use upgrade_core::upgrade::journal::UpgradeState;
@@ -20,12 +20,12 @@ fn whole_upgrade_from_the_command_line() {
     let config_before = std::fs::read(root.join("etc/appliance/appliance.toml")).unwrap();
 
     // Without verify and check on record: refused, nothing written.
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     assert!(
-        text(&o).contains("verify and check have not passed"),
+        describe(&o).contains("verify and check have not passed"),
         "{}",
-        text(&o)
+        describe(&o)
     );
     assert_eq!(
         std::fs::read(root.join("slots/B.img")).unwrap(),
@@ -34,12 +34,16 @@ fn whole_upgrade_from_the_command_line() {
 
     record_passed(&root, &iso);
     // Neither a terminal nor --yes: could not run.
-    let o = run(&root, &["activate", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run_env(&root, &["activate", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
 
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("boots once from slot B"), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(
+        describe(&o).contains("boots once from slot B"),
+        "{}",
+        describe(&o)
+    );
     assert_eq!(std::fs::read(root.join("slots/B.img")).unwrap(), new);
     assert_eq!(std::fs::read(root.join("slots/A.img")).unwrap(), old);
     let env = env_of(&root);
@@ -48,10 +52,10 @@ fn whole_upgrade_from_the_command_line() {
     assert!(matches!(state_of(&root), UpgradeState::Activated { .. }));
     assert_eq!(slot_status(&root).get(SlotName::B).state, SlotState::Trial);
 
-    let o = run(&root, &["--json", "reboot"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["--json", "reboot"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let reports: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(reports[0]["outcome"], "committed", "{}", text(&o));
+    assert_eq!(reports[0]["outcome"], "committed", "{}", describe(&o));
     assert_eq!(reports[0]["running_version"], NEW_VERSION);
     assert_eq!(booted(&root), SlotName::B);
     assert!(matches!(state_of(&root), UpgradeState::Committed { .. }));
@@ -86,8 +90,8 @@ fn whole_upgrade_from_the_command_line() {
         !s.done && s.message.contains("search is incomplete"),
         "{s:?}"
     );
-    let o = run(&root, &["phase2"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["phase2"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert!(
         upgrade_core::upgrade::phase2::phase2_summary(&r)
             .unwrap()
@@ -100,13 +104,13 @@ fn whole_upgrade_from_the_command_line() {
     );
 
     // A further boot is ordinary and keeps B.
-    let o = run(&root, &["reboot"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["reboot"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert_eq!(booted(&root), SlotName::B);
     assert!(
-        text(&o).contains("is running and committed"),
+        describe(&o).contains("is running and committed"),
         "{}",
-        text(&o)
+        describe(&o)
     );
 }
 
@@ -131,13 +135,13 @@ fn a_failing_step_before_the_point_of_no_return_rolls_back() {
         },
     );
     record_passed(&root, &iso);
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = run(&root, &["--json", "reboot"], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = run_env(&root, &["--json", "reboot"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let reports: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(reports[0]["booted"], "B");
-    assert_eq!(reports[0]["outcome"], "rolled-back", "{}", text(&o));
+    assert_eq!(reports[0]["outcome"], "rolled-back", "{}", describe(&o));
     assert!(
         reports[0]["reason"]
             .as_str()
@@ -172,10 +176,10 @@ fn a_failing_step_before_the_point_of_no_return_rolls_back() {
     // Trying again with a good image works from this state.
     let good = build_iso(d.path(), &IsoSpec::standard(&new));
     record_passed(&root, &good);
-    let o = run(&root, &["activate", "--yes", good.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = run(&root, &["reboot"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", good.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = run_env(&root, &["reboot"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert!(matches!(state_of(&root), UpgradeState::Committed { .. }));
 }
 
@@ -200,17 +204,22 @@ fn a_failure_after_an_irreversible_step_requires_recovery() {
         },
     );
     record_passed(&root, &iso);
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = run(&root, &["--json", "reboot"], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = run_env(&root, &["--json", "reboot"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let reports: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         reports.as_array().unwrap().len(),
         1,
         "no reboot into the old slot"
     );
-    assert_eq!(reports[0]["outcome"], "recovery-required", "{}", text(&o));
+    assert_eq!(
+        reports[0]["outcome"],
+        "recovery-required",
+        "{}",
+        describe(&o)
+    );
     let reason = reports[0]["reason"].as_str().unwrap();
     assert!(
         reason.contains("Rebuild caches") && reason.contains("irreversible"),
@@ -227,13 +236,18 @@ fn a_failure_after_an_irreversible_step_requires_recovery() {
     let env = env_of(&root);
     assert_eq!(env.next_boot(), SlotName::B);
     // Activation is refused until recovery is done.
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("needs recovery"), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(describe(&o).contains("needs recovery"), "{}", describe(&o));
     // Every further boot still says recovery required.
-    let o = run(&root, &["--json", "reboot"], &[]);
+    let o = run_env(&root, &["--json", "reboot"], &[]);
     let reports: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(reports[0]["outcome"], "recovery-required", "{}", text(&o));
+    assert_eq!(
+        reports[0]["outcome"],
+        "recovery-required",
+        "{}",
+        describe(&o)
+    );
 }
 
 #[test]
@@ -246,12 +260,12 @@ fn phase2_resumes_from_its_checkpoint_after_a_kill() {
     let iso = build_iso(d.path(), &IsoSpec::standard(&new));
     record_passed(&root, &iso);
     assert!(
-        run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[])
+        run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[])
             .status
             .success()
     );
-    assert!(run(&root, &["reboot"], &[]).status.success());
-    let o = run(
+    assert!(run_env(&root, &["reboot"], &[]).status.success());
+    let o = run_env(
         &root,
         &["phase2"],
         &[("UPGRADE_CONSOLE_KILL_AT", "phase2:checkpoint#3")],
@@ -260,7 +274,7 @@ fn phase2_resumes_from_its_checkpoint_after_a_kill() {
         std::os::unix::process::ExitStatusExt::signal(&o.status),
         Some(9),
         "{}",
-        text(&o)
+        describe(&o)
     );
     let r = ApplianceRoot::new(&root);
     let s = upgrade_core::upgrade::phase2::phase2_summary(&r).unwrap();
@@ -268,8 +282,8 @@ fn phase2_resumes_from_its_checkpoint_after_a_kill() {
         !s.done && s.message.contains("search is incomplete"),
         "{s:?}"
     );
-    let o = run(&root, &["phase2"], &[]);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = run_env(&root, &["phase2"], &[]);
+    assert!(o.status.success(), "{}", describe(&o));
     let data = root.join("var/lib/appliance");
     assert_eq!(
         std::fs::read_to_string(data.join("phase2.runs")).unwrap(),
@@ -299,8 +313,8 @@ fn an_image_replaced_after_verify_is_not_armed() {
     // Touched but identical: the whole image is hashed again and still matches.
     let bytes = std::fs::read(&iso).unwrap();
     std::fs::write(&iso, &bytes).unwrap();
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     // Same payload and version, different migration program: not the verified image.
     let mut spec = IsoSpec::standard(&new);
     spec.phase1[0].1 = FAIL_SH;
@@ -308,9 +322,13 @@ fn an_image_replaced_after_verify_is_not_armed() {
     std::fs::create_dir_all(&dir2).unwrap();
     let swapped = build_iso(&dir2, &spec);
     std::fs::copy(&swapped, &iso).unwrap();
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("was the file replaced?"), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(
+        describe(&o).contains("was the file replaced?"),
+        "{}",
+        describe(&o)
+    );
     let env = env_of(&root);
     assert!(!env.ok(SlotName::B));
     assert_eq!(env.next_boot(), SlotName::A);
@@ -358,7 +376,7 @@ fn the_boot_log_server_shows_phase1_and_do_not_power_off() {
     );
     record_passed(&root, &iso);
     assert!(
-        run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[])
+        run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[])
             .status
             .success()
     );
@@ -374,24 +392,28 @@ fn the_boot_log_server_shows_phase1_and_do_not_power_off() {
             .unwrap()
     });
     // Poll until phase 1 runs and the server answers.
-    let status = loop {
-        if let Ok(s) = std::net::TcpStream::connect(&addr) {
-            drop(s);
-            let body = http_get(&addr, "/status.json");
-            if body.contains("\"phase1\"") {
-                break body;
-            }
-        }
+    let status = wait_for("the boot log server to report phase 1", PATIENCE, || {
         assert!(!booting.is_finished(), "boot ended before phase 1 was seen");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+        match std::net::TcpStream::connect(&addr) {
+            Ok(s) => {
+                drop(s);
+                let body = http_get(&addr, "/status.json");
+                if body.contains("\"phase1\"") {
+                    Ok(body)
+                } else {
+                    Err(format!("/status.json: {body}"))
+                }
+            }
+            Err(e) => Err(format!("connect {addr}: {e}")),
+        }
+    });
     assert!(status.contains("\"do_not_power_off\":true"), "{status}");
     assert!(status.contains("\"rollback_possible\":true"), "{status}");
     let log = http_get(&addr, "/log.txt");
     assert!(log.contains("trial boot of firmware 7.3.1"), "{log}");
     std::fs::remove_file(root.join("hold")).unwrap();
     let o = booting.join().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert!(matches!(state_of(&root), UpgradeState::Committed { .. }));
     // The server stopped with the boot phase.
     assert!(std::net::TcpStream::connect(&addr).is_err());

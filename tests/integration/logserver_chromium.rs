@@ -8,8 +8,8 @@
 //! that dump never comes. Chromium's `--remote-debugging-pipe` (NUL-separated JSON on
 //! fds 3 and 4, wired to two FIFOs here) lets the test read the DOM after the append.
 
-mod recovery_util;
-use recovery_util::*;
+use crate::support::recovery::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -28,7 +28,8 @@ const FLAGS: &[&str] = &[
 
 struct Cdp {
     tx: std::fs::File,
-    rx: BufReader<std::fs::File>,
+    /// DevTools messages, read by a thread so every wait for one has a deadline.
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
     next: u64,
     session: Option<String>,
 }
@@ -45,17 +46,23 @@ impl Cdp {
         bytes.push(0);
         self.tx.write_all(&bytes).unwrap();
         self.tx.flush().unwrap();
-        loop {
-            let mut buf = Vec::new();
-            let n = self.rx.read_until(0, &mut buf).unwrap();
-            assert!(n > 0, "chromium closed the DevTools pipe");
-            buf.pop();
+        let rx = &self.rx;
+        wait_for(&format!("chromium's answer to {method}"), PATIENCE, || {
+            let buf = match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(b) => b,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    return Err("no message".into());
+                }
+                Err(_) => panic!("chromium closed the DevTools pipe"),
+            };
             let v: Value = serde_json::from_slice(&buf).unwrap();
             if v["id"] == json!(id) {
                 assert!(v.get("error").is_none(), "{method}: {v}");
-                return v["result"].clone();
+                Ok(v["result"].clone())
+            } else {
+                Err(format!("other message: {v}"))
             }
-        }
+        })
     }
 
     fn eval(&mut self, expr: &str) -> String {
@@ -69,8 +76,8 @@ impl Cdp {
 
 #[test]
 fn chromium_follows_the_log_live_from_the_support_side() {
-    require("chromium", "chromium");
-    require("mkfifo", "coreutils");
+    require_tool("chromium", "chromium");
+    require_tool("mkfifo", "coreutils");
     let mut lab = lab(true);
     lab.start_recover();
     let url = format!("http://{APPL_ETH1}:{WEB_PORT}/");
@@ -122,12 +129,59 @@ fn chromium_follows_the_log_live_from_the_support_side() {
         .spawn()
         .unwrap();
     let _browser = Proc(Some(child));
-    // Same order as bash opens them: its fd 3 (our writer), then its fd 4 (our reader).
-    let tx = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&fifo_in)
+    // Non-blocking opens, so a browser that never starts fails the wait rather than
+    // hanging it: our reader first (it opens at once), then our writer, which opens
+    // once bash has opened its fd 3 for reading.
+    use std::os::unix::fs::OpenOptionsExt;
+    let rx_file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo_out)
         .unwrap();
-    let rx = BufReader::new(std::fs::File::open(&fifo_out).unwrap());
+    let tx = wait_for("chromium to open its DevTools pipe", PATIENCE, || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo_in)
+            .map_err(|e| format!("open {}: {e}", fifo_in.display()))
+    });
+    for f in [&rx_file, &tx] {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(f);
+        // SAFETY: fcntl on a descriptor this function owns.
+        unsafe {
+            libc::fcntl(
+                fd,
+                libc::F_SETFL,
+                libc::fcntl(fd, libc::F_GETFL) & !libc::O_NONBLOCK,
+            )
+        };
+    }
+    let (msg_tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(rx_file);
+        let mut started = false;
+        loop {
+            let mut buf = Vec::new();
+            match r.read_until(0, &mut buf) {
+                // Before chromium opens its end, a read sees no writer: wait for one.
+                Ok(0) if buf.is_empty() && !started => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Ok(0) => return,
+                Ok(_) => {
+                    started = true;
+                    if buf.last() == Some(&0) {
+                        buf.pop();
+                    }
+                    if msg_tx.send(buf).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    });
     let mut cdp = Cdp {
         tx,
         rx,
@@ -143,14 +197,19 @@ fn chromium_follows_the_log_live_from_the_support_side() {
     cdp.session = Some(att["sessionId"].as_str().unwrap().to_string());
 
     let log_text = "(document.getElementById('log')||{textContent:''}).textContent";
-    loop {
-        let t = cdp.eval(log_text);
-        if t.contains("recovery ready") {
-            assert!(!t.contains(LDAP_SECRET));
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(
+        "the page's log to show \"recovery ready\"",
+        PATIENCE,
+        || {
+            let t = cdp.eval(log_text);
+            if t.contains("recovery ready") {
+                assert!(!t.contains(LDAP_SECRET));
+                Ok(())
+            } else {
+                Err(format!("log: {t:?}"))
+            }
+        },
+    );
     let status = cdp.eval("document.getElementById('status').textContent");
     assert!(
         status.contains("recover") && status.contains("sealed: no SSH"),
@@ -166,7 +225,7 @@ fn chromium_follows_the_log_live_from_the_support_side() {
         .unwrap();
     writeln!(f, "{live}").unwrap();
     drop(f);
-    loop {
+    wait_for("the live line to reach the page's log", PATIENCE, || {
         let t = cdp.eval(log_text);
         if t.contains("live line for the browser") {
             assert!(t.contains("live line for the browser <redacted>"), "{t}");
@@ -174,9 +233,10 @@ fn chromium_follows_the_log_live_from_the_support_side() {
             // Exactly once: the page's inline log and the stream do not overlap.
             assert_eq!(t.matches("live line for the browser").count(), 1);
             assert_eq!(t.matches("recovery ready").count(), 1, "{t}");
-            break;
+            Ok(())
+        } else {
+            Err(format!("log: {t:?}"))
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
     let _ = cdp.call("Browser.close", json!({}));
 }

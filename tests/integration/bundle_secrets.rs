@@ -2,8 +2,7 @@
 //! passes, the listed members are there, SHA256SUMS matches, and no secret from the
 //! configuration (an LDAP bind password, a BMC password file) appears in any byte.
 
-mod common;
-use common::*;
+use crate::support::*;
 use sha2::{Digest, Sha256};
 use std::process::Command;
 

@@ -3,15 +3,14 @@
 //! with the support keys on both addresses, restarts sshd when it dies, keeps its host
 //! keys, and stops cleanly on SIGTERM. A sealed appliance has nothing on port 22.
 
-mod recovery_util;
-use recovery_util::*;
+use crate::support::recovery::*;
+use crate::support::*;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 fn assert_refused(lab: &Lab, key: Option<&std::path::Path>, extra: &[&str], what: &str) {
     for addr in [APPL_ETH0, APPL_ETH1] {
         let o = lab.ssh(key, addr, extra);
-        let t = out_text(&o);
+        let t = text(&o);
         assert!(!o.status.success(), "{what} on {addr} was let in: {t}");
         assert!(
             !t.lines().any(|l| l == "ok"),
@@ -98,7 +97,7 @@ fn recovery_brings_up_both_interfaces_and_ssh_is_key_only() {
     // command; the host key the client sees is one the console showed.
     for addr in [APPL_ETH0, APPL_ETH1] {
         let o = lab.ssh(Some(&lab.key), addr, &["-v"]);
-        let t = out_text(&o);
+        let t = text(&o);
         assert!(o.status.success(), "ssh to {addr}: {t}");
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
         let seen = t
@@ -138,35 +137,33 @@ fn recovery_brings_up_both_interfaces_and_ssh_is_key_only() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    loop {
-        let now = std::fs::read_to_string(&pidfile)
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok());
-        if now.is_some_and(|p| p != old) {
-            break;
-        }
-        assert!(lab.recover.exited().is_none(), "recover died with sshd");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(
+        "recover to restart sshd (a new pid in sshd.pid)",
+        PATIENCE,
+        || {
+            let now = std::fs::read_to_string(&pidfile).unwrap_or_default();
+            if now.trim().parse::<i32>().is_ok_and(|p| p != old) {
+                return Ok(());
+            }
+            assert!(lab.recover.exited().is_none(), "recover died with sshd");
+            Err(format!("sshd.pid {now:?}, the killed one was {old}"))
+        },
+    );
     let o = lab.ssh(Some(&lab.key), APPL_ETH1, &[]);
-    assert!(o.status.success(), "after restart: {}", out_text(&o));
+    assert!(o.status.success(), "after restart: {}", text(&o));
 
     // SIGTERM stops recover and its sshd; nothing listens on 22 any more.
     let st = lab.recover.terminate().unwrap();
     assert!(st.success(), "{st}");
     let o = lab.ssh(Some(&lab.key), APPL_ETH0, &[]);
-    assert!(
-        out_text(&o).contains("Connection refused"),
-        "{}",
-        out_text(&o)
-    );
+    assert!(text(&o).contains("Connection refused"), "{}", text(&o));
 
     // Again: the host keys are kept, so support's known_hosts stays valid.
     lab.start_recover();
     let again = lab.report();
     assert_eq!(again["host_key_fingerprints"], r["host_key_fingerprints"]);
     let o = lab.ssh(Some(&lab.key), APPL_ETH0, &[]);
-    assert!(o.status.success(), "second recover: {}", out_text(&o));
+    assert!(o.status.success(), "second recover: {}", text(&o));
     // A fresh bundle was made on entry.
     let bytes = std::fs::read(again["bundle"].as_str().unwrap()).unwrap();
     assert!(bytes.starts_with(b"PK"));
@@ -191,7 +188,7 @@ fn sealed_appliance_has_nothing_on_port_22() {
     );
     for addr in [APPL_ETH0, APPL_ETH1] {
         let o = lab.ssh(Some(&lab.key), addr, &[]);
-        let t = out_text(&o);
+        let t = text(&o);
         assert!(!o.status.success());
         assert!(t.contains("Connection refused"), "{addr}: {t}");
     }
@@ -211,7 +208,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         .args(["netns", "exec", &lab.appl.0, bin(), "--root"])
         .arg(&lab.root)
         .args(["recover", "--dry-run"]));
-    let t = out_text(&o);
+    let t = text(&o);
     assert!(o.status.success(), "{t}");
     for needle in [
         "dry run",
@@ -293,14 +290,14 @@ fn enter_from_the_library_keeps_recovery_running_in_the_background() {
 
     for addr in [APPL_ETH0, APPL_ETH1] {
         let o = lab.ssh(Some(&lab.key), addr, &[]);
-        assert!(o.status.success(), "{addr}: {}", out_text(&o));
+        assert!(o.status.success(), "{addr}: {}", text(&o));
     }
     let page = lab.in_support(&[
         "bash",
         "-c",
         &format!("exec 3<>/dev/tcp/{APPL_ETH1}/{WEB_PORT}; printf 'GET /status.json HTTP/1.1\\r\\n\\r\\n' >&3; cat <&3"),
     ]);
-    let page = out_text(&page);
+    let page = text(&page);
     assert!(page.contains("\"outcome\":\"recovery\""), "{page}");
 
     // The supervisor restarts a dead sshd here too.
@@ -315,25 +312,23 @@ fn enter_from_the_library_keeps_recovery_running_in_the_background() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    loop {
-        let now = std::fs::read_to_string(&pidfile)
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok());
-        if now.is_some_and(|p| p != old) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(
+        "recover to restart sshd (a new pid in sshd.pid)",
+        PATIENCE,
+        || {
+            let now = std::fs::read_to_string(&pidfile).unwrap_or_default();
+            if now.trim().parse::<i32>().is_ok_and(|p| p != old) {
+                return Ok(());
+            }
+            Err(format!("sshd.pid {now:?}, the killed one was {old}"))
+        },
+    );
     let o = lab.ssh(Some(&lab.key), APPL_ETH0, &[]);
-    assert!(o.status.success(), "after restart: {}", out_text(&o));
+    assert!(o.status.success(), "after restart: {}", text(&o));
 
     recovery::stop_background();
     let o = lab.ssh(Some(&lab.key), APPL_ETH0, &[]);
-    assert!(
-        out_text(&o).contains("Connection refused"),
-        "{}",
-        out_text(&o)
-    );
+    assert!(text(&o).contains("Connection refused"), "{}", text(&o));
 }
 
 /// A demo or test root in the machine's own network namespace must not reconfigure
@@ -365,9 +360,9 @@ fn a_directory_root_in_the_host_namespace_leaves_the_network_alone() {
         .arg(&root)
         .args(["recover", "--dry-run"]));
     assert!(
-        out_text(&dry).contains("NOT touch the network"),
+        text(&dry).contains("NOT touch the network"),
         "{}",
-        out_text(&dry)
+        text(&dry)
     );
     let out = dir.path().join("recover.out");
     let mut p = Proc(Some(
@@ -382,19 +377,23 @@ fn a_directory_root_in_the_host_namespace_leaves_the_network_alone() {
             .unwrap(),
     ));
     let report_path = root.join("var/lib/upgrade-console/recovery.json");
-    let report: serde_json::Value = loop {
-        assert!(
-            p.exited().is_none(),
-            "{}",
-            std::fs::read_to_string(&out).unwrap()
-        );
-        if let Ok(t) = std::fs::read_to_string(&report_path)
-            && t.contains("\"log_server\": [\n")
-        {
-            break serde_json::from_str(&t).unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let report: serde_json::Value = wait_for(
+        "recover to write recovery.json with its log servers",
+        PATIENCE,
+        || {
+            assert!(
+                p.exited().is_none(),
+                "{}",
+                std::fs::read_to_string(&out).unwrap()
+            );
+            let t = std::fs::read_to_string(&report_path).unwrap_or_default();
+            if t.contains("\"log_server\": [\n") {
+                Ok(serde_json::from_str(&t).unwrap())
+            } else {
+                Err(format!("recovery.json: {t:?}"))
+            }
+        },
+    );
     let why = report["ssh_error"].as_str().unwrap();
     assert!(
         why.contains("not in a network namespace of its own"),

@@ -1,6 +1,5 @@
 //! Shared by the rules tests: real keys and certificates made once per test binary
 //! with openssl and ssh-keygen, a temporary appliance root, a manifest with rules.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +17,7 @@ fn make(script: &str, name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/rules_support")
+        .join("tests/integration/support")
         .join(script);
     let out = Command::new("bash")
         .arg(&script)

@@ -2,9 +2,7 @@
 //! size boundary, weak signatures with the root CA exemption, chains, exempt uses,
 //! unreadable files.
 
-mod rules_support;
-
-use rules_support::{Appliance, appliance, assert_finding};
+use crate::support::rules::{Appliance, appliance, assert_finding};
 use upgrade_core::check::finding::{Finding, Severity::Blocker};
 
 const RULE: &str = "[[rules]]\nkind = \"tls-keys\"\n";

@@ -1,9 +1,7 @@
 //! The `ssh-keys` rule on real keys made with ssh-keygen (and openssl for the RSA
 //! sizes ssh-keygen refuses to make) at test time.
 
-mod rules_support;
-
-use rules_support::{appliance, assert_finding};
+use crate::support::rules::{appliance, assert_finding};
 use upgrade_core::check::finding::{Finding, Severity::Blocker};
 
 const RULE: &str = "[[rules]]\nkind = \"ssh-keys\"\n";

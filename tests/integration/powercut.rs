@@ -7,8 +7,8 @@
 //! intact and match the running firmware, the journal is readable, and a next
 //! activate + reboot + phase2 finishes the upgrade cleanly.
 
-mod boot_support;
-use boot_support::*;
+use crate::support::boot::*;
+use crate::support::*;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -66,7 +66,7 @@ fn activate(root: &Path, iso: &Path, envs: &[(&str, &str)]) -> std::process::Out
     let chunk = CHUNK.to_string();
     let mut e = vec![("UPGRADE_CONSOLE_TEST_CHUNK", chunk.as_str())];
     e.extend_from_slice(envs);
-    run(root, &["activate", "--yes", iso.to_str().unwrap()], &e)
+    run_env(root, &["activate", "--yes", iso.to_str().unwrap()], &e)
 }
 
 /// Runs a scenario up to and including the killed command.
@@ -83,17 +83,17 @@ fn drive(f: &Fixture, root: &Path, p: &Point) {
         let envs: &[(&str, &str)] = if last { &kill } else { &[] };
         let o = match *s {
             "activate" => activate(root, iso, envs),
-            cmd => run(root, &[cmd], envs),
+            cmd => run_env(root, &[cmd], envs),
         };
         if last {
             assert_eq!(
                 o.status.signal(),
                 Some(9),
                 "kill point {p:?} was not reached:\n{}",
-                text(&o)
+                describe(&o)
             );
         } else {
-            assert!(o.status.code().is_some(), "{p:?}: {}", text(&o));
+            assert!(o.status.code().is_some(), "{p:?}: {}", describe(&o));
         }
     }
 }
@@ -154,16 +154,21 @@ fn check_invariants(f: &Fixture, root: &Path, p: &Point) {
 fn finish(f: &Fixture, root: &Path, p: &Point) {
     if !matches!(state_of(root), UpgradeState::Committed { .. }) {
         let o = activate(root, &f.good_iso, &[]);
-        assert_eq!(o.status.code(), Some(0), "{p:?}: re-activate: {}", text(&o));
-        let o = run(root, &["reboot"], &[]);
-        assert_eq!(o.status.code(), Some(0), "{p:?}: reboot: {}", text(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{p:?}: re-activate: {}",
+            describe(&o)
+        );
+        let o = run_env(root, &["reboot"], &[]);
+        assert_eq!(o.status.code(), Some(0), "{p:?}: reboot: {}", describe(&o));
     }
     assert!(
         matches!(state_of(root), UpgradeState::Committed { .. }),
         "{p:?}"
     );
-    let o = run(root, &["phase2"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{p:?}: phase2: {}", text(&o));
+    let o = run_env(root, &["phase2"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{p:?}: phase2: {}", describe(&o));
     let data = root.join("var/lib/appliance");
     assert_eq!(
         std::fs::read_to_string(data.join("index")).ok().as_deref(),
@@ -193,9 +198,9 @@ fn trace(f: &Fixture, dir: &Path, scenario: Scenario) -> Vec<Point> {
         let e = [("UPGRADE_CONSOLE_KILL_TRACE", tf.to_str().unwrap())];
         let o = match during {
             "activate" => activate(&root, iso, &e),
-            cmd => run(&root, &[cmd], &e),
+            cmd => run_env(&root, &[cmd], &e),
         };
-        assert!(o.status.code().is_some(), "{}", text(&o));
+        assert!(o.status.code().is_some(), "{}", describe(&o));
         for line in std::fs::read_to_string(&tf).unwrap().lines() {
             points.push(Point {
                 scenario,
@@ -265,12 +270,16 @@ fn power_cut_at_every_step_leaves_a_good_slot_and_resumes() {
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         drive(&f, &root, &p);
                         // Power comes back: firmware + init.
-                        let o = run(&root, &["reboot"], &[]);
-                        assert!(o.status.code().is_some(), "{p:?}: power-up: {}", text(&o));
+                        let o = run_env(&root, &["reboot"], &[]);
+                        assert!(
+                            o.status.code().is_some(),
+                            "{p:?}: power-up: {}",
+                            describe(&o)
+                        );
                         check_invariants(&f, &root, &p);
                         if p.during == "phase2" {
                             // The interrupted phase 2 resumes.
-                            assert!(run(&root, &["phase2"], &[]).status.success(), "{p:?}");
+                            assert!(run_env(&root, &["phase2"], &[]).status.success(), "{p:?}");
                         }
                         finish(&f, &root, &p);
                     }));

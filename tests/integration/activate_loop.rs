@@ -1,8 +1,8 @@
 //! Activation onto real partitions: a GPT disk image on a loop device with boot,
 //! slotA, slotB and data partitions (partx adds the partition devices).
 
-mod boot_support;
-use boot_support::*;
+use crate::support::boot::*;
+use crate::support::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use upgrade_core::slots::slot_status::{SlotName, SlotState};
@@ -38,12 +38,12 @@ fn activate_writes_slot_b_for_real_and_never_touches_a_or_data() {
     let iso = build_iso(d.path(), &IsoSpec::standard(&new));
     record_passed(&root, &iso);
 
-    let o = run(
+    let o = run_env(
         &root,
         &["--json", "activate", "--yes", iso.to_str().unwrap()],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let rep: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rep["slot"], "B");
     assert_eq!(rep["direct_write"], true, "O_DIRECT on a block device");
@@ -66,8 +66,8 @@ fn activate_writes_slot_b_for_real_and_never_touches_a_or_data() {
         "data untouched"
     );
 
-    let o = run(&root, &["reboot"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["reboot"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert_eq!(booted(&root), SlotName::B);
     assert!(matches!(state_of(&root), UpgradeState::Committed { .. }));
     assert_eq!(slot_status(&root).get(SlotName::B).state, SlotState::Good);
@@ -94,21 +94,23 @@ fn corruption_between_write_and_read_back_is_caught() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    while !pause.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "activate ended before read-back"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for("activate to pause before read-back", PATIENCE, || {
+        if pause.exists() {
+            return Ok(());
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("activate ended before read-back ({st})");
+        }
+        Err(format!("no {}", pause.display()))
+    });
     let r = upgrade_core::appliance::root::ApplianceRoot::new(&root);
     assert!(upgrade_core::upgrade::activate::activation_running(&r));
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
     assert_eq!(
         o.status.code(),
         Some(1),
         "a second activation is refused: {}",
-        text(&o)
+        describe(&o)
     );
     // The slot was written and synced; flip 4 KiB on the device itself, bypassing
     // the page cache as a failing disk would.
@@ -126,9 +128,21 @@ fn corruption_between_write_and_read_back_is_caught() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::remove_file(&pause).unwrap();
+    wait_for(
+        "the paused activation to finish",
+        PATIENCE,
+        || match child.try_wait().unwrap() {
+            Some(_) => Ok(()),
+            None => Err("still running".into()),
+        },
+    );
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("reads back with SHA-256"), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(
+        describe(&o).contains("reads back with SHA-256"),
+        "{}",
+        describe(&o)
+    );
     // Not armed: the next boot is the old slot, the new one is marked bad.
     let env = env_of(&root);
     assert!(!env.ok(SlotName::B));
@@ -138,12 +152,12 @@ fn corruption_between_write_and_read_back_is_caught() {
         state_of(&root),
         UpgradeState::ActivationFailed { .. }
     ));
-    let o = run(&root, &["reboot"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["reboot"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert_eq!(booted(&root), SlotName::A);
     // Activating again writes it properly.
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert_eq!(
         hash_prefix(Path::new(&disk.part(3)), new.len()),
         sha_hex(&new)
@@ -160,9 +174,13 @@ fn two_slots_on_one_device_are_refused() {
     let iso = build_iso(d.path(), &IsoSpec::standard(&new));
     record_passed(&root, &iso);
     let a_before = hash_prefix(Path::new(&disk.part(2)), 8 << 20);
-    let o = run(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("are the same device"), "{}", text(&o));
+    let o = run_env(&root, &["activate", "--yes", iso.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(
+        describe(&o).contains("are the same device"),
+        "{}",
+        describe(&o)
+    );
     assert_eq!(hash_prefix(Path::new(&disk.part(2)), 8 << 20), a_before);
 }
 
@@ -179,12 +197,12 @@ fn the_booted_slot_is_never_the_target() {
     let new = payload(2 << 20, 2);
     let iso = build_iso(d.path(), &IsoSpec::standard(&new));
     record_passed(&root, &iso);
-    let o = run(
+    let o = run_env(
         &root,
         &["--json", "activate", "--yes", iso.to_str().unwrap()],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let rep: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rep["slot"], "A");
     assert_eq!(hash_prefix(Path::new(&disk.part(3)), 8 << 20), b_before);

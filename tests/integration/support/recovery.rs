@@ -3,8 +3,8 @@
 //! support namespace, an appliance root built by `demo` in a directory sshd's
 //! StrictModes accepts, a support key, and the real binary run inside the appliance
 //! namespace. Drop guards stop the processes and delete the namespaces.
-#![allow(dead_code)]
 
+use super::{PATIENCE, bin, require_root, require_tool, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,10 +18,6 @@ pub const BMC_SECRET: &str = "lab-bmc-secret-8812";
 pub const LDAP_SECRET: &str = "lab-ldap-secret-5521";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_upgrade-console")
-}
 
 pub fn sh(cmd: &mut Command) -> Output {
     cmd.output()
@@ -41,24 +37,6 @@ pub fn ok(cmd: &mut Command) -> String {
 
 pub fn ip(args: &[&str]) -> String {
     ok(Command::new("ip").args(args))
-}
-
-pub fn require(tool: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-        || Path::new(tool).is_file();
-    assert!(
-        found,
-        "this test needs `{tool}` (Debian package {package}): apt-get install -y {package}"
-    );
-}
-
-pub fn require_root() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this test needs root (network namespaces, sshd); run it as root, as CI does"
-    );
 }
 
 /// A network namespace deleted on drop.
@@ -129,10 +107,10 @@ pub struct Lab {
 /// Builds the namespaces, the root (sealed or not) and the keys; starts nothing.
 pub fn lab(sealed: bool) -> Lab {
     require_root();
-    require("ip", "iproute2");
-    require("/usr/sbin/sshd", "openssh-server");
-    require("ssh", "openssh-client");
-    require("ssh-keygen", "openssh-client");
+    require_tool("ip", "iproute2");
+    require_tool("/usr/sbin/sshd", "openssh-server");
+    require_tool("ssh", "openssh-client");
+    require_tool("ssh-keygen", "openssh-client");
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let id = format!("{}x{n}", std::process::id());
     let appl = Netns(format!("ucappl{id}"));
@@ -285,23 +263,28 @@ impl Lab {
             .spawn()
             .expect("start recover");
         self.recover = Proc(Some(child));
-        loop {
-            if let Some(st) = self.recover.exited() {
-                panic!(
-                    "recover exited early ({st}): {}",
-                    std::fs::read_to_string(&out).unwrap_or_default()
-                );
-            }
-            let report = std::fs::read_to_string(self.state("recovery.json")).unwrap_or_default();
-            if report.contains("\"log_server\"")
-                && std::fs::read_to_string(&out)
-                    .unwrap_or_default()
-                    .contains("RECOVERY MODE")
-            {
-                return out;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let recover = &mut self.recover;
+        let report = self.root.join("var/lib/upgrade-console/recovery.json");
+        wait_for(
+            "recover to write recovery.json with the log server and say RECOVERY MODE",
+            PATIENCE,
+            || {
+                if let Some(st) = recover.exited() {
+                    panic!(
+                        "recover exited early ({st}): {}",
+                        std::fs::read_to_string(&out).unwrap_or_default()
+                    );
+                }
+                let r = std::fs::read_to_string(&report).unwrap_or_default();
+                let said = std::fs::read_to_string(&out).unwrap_or_default();
+                if r.contains("\"log_server\"") && said.contains("RECOVERY MODE") {
+                    Ok(())
+                } else {
+                    Err(format!("recovery.json: {r:?}; output: {said:?}"))
+                }
+            },
+        );
+        out
     }
 
     pub fn report(&self) -> serde_json::Value {
@@ -341,12 +324,4 @@ impl Lab {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         self.in_support(&refs)
     }
-}
-
-pub fn out_text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }

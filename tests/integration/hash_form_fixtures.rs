@@ -8,7 +8,7 @@ const H: &str = "57df2b88e910e6ab098801ab74c929238b97c629af26815dfc6295786a4f62e
 fn dir() -> &'static Path {
     Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/hash-forms"
+        "/tests/integration/fixtures/hash-forms"
     ))
 }
 

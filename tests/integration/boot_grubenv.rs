@@ -2,14 +2,13 @@
 //! reads the same; what grub-editenv writes, we read the same; the grub.cfg snippet
 //! in recovery/ passes grub-script-check.
 
-mod boot_support;
-use boot_support::need;
+use crate::support::require_tool;
 use std::process::Command;
 use upgrade_core::slots::grubenv::GrubEnv;
 use upgrade_core::slots::slot_status::SlotName;
 
 fn editenv(args: &[&str]) -> String {
-    need("grub-editenv");
+    require_tool("grub-editenv", "grub-common");
     let o = Command::new("grub-editenv").args(args).output().unwrap();
     assert!(
         o.status.success(),
@@ -89,7 +88,7 @@ fn a_damaged_block_is_an_error_not_a_guess() {
 
 #[test]
 fn recovery_grub_cfg_passes_grub_script_check() {
-    need("grub-script-check");
+    require_tool("grub-script-check", "grub-common");
     let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/recovery/grub.cfg");
     let o = Command::new("grub-script-check").arg(cfg).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

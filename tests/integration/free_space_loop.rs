@@ -1,8 +1,7 @@
 //! Free space measured on a real ext4 filesystem on a loop device, filled to just
 //! above and just below the 10 % the upgrade needs. Needs root (loop devices, mount).
 
-mod common;
-use common::*;
+use crate::support::*;
 use std::path::Path;
 use std::process::Command;
 
@@ -23,7 +22,7 @@ fn sh(cmd: &str, args: &[&str]) -> String {
 struct LoopMount {
     dev: String,
     mnt: std::path::PathBuf,
-    _lock: nix::fcntl::Flock<std::fs::File>,
+    _lock: LoopLock,
 }
 
 impl Drop for LoopMount {
@@ -34,15 +33,7 @@ impl Drop for LoopMount {
 }
 
 fn loop_ext4(image: &Path, mnt: &Path) -> LoopMount {
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/tmp/upgrade-console-loop.lock")
-        .unwrap();
-    let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    let lock = loop_lock();
     std::fs::File::create(image)
         .unwrap()
         .set_len(64 << 20)

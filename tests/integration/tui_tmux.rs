@@ -6,9 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_upgrade-console");
+use crate::support::{PATIENCE, bin, wait_for};
 const EXITED: &str = "CONSOLE-EXITED";
 
 struct Tmux {
@@ -74,16 +73,16 @@ impl Tmux {
 
     /// Polls until the screen shows `text`; fails if the console exits first.
     fn wait_for(&self, text: &str) -> String {
-        loop {
+        wait_for(&format!("the screen to show {text:?}"), PATIENCE, || {
             let s = self.screen();
             if s.contains(text) {
-                return s;
+                return Ok(s);
             }
             if s.contains(EXITED) && !text.contains(EXITED) {
                 panic!("the console exited before showing {text:?}; screen:\n{s}");
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            Err(format!("screen:\n{s}"))
+        })
     }
 
     /// Sends a key and waits for the screen to show `text`.
@@ -117,7 +116,7 @@ fn demo_dir(tag: &str) -> (tempfile::TempDir, PathBuf) {
         .tempdir()
         .expect("temp dir");
     let root = d.path().join("demo");
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .arg("demo")
         .arg(&root)
         .output()
@@ -132,23 +131,28 @@ fn demo_dir(tag: &str) -> (tempfile::TempDir, PathBuf) {
 
 fn console_cmd(term: &str, root: &Path) -> String {
     format!(
-        "cd {} && TERM={term} {BIN} demo {}",
+        "cd {} && TERM={term} {bin} demo {}",
         root.parent().unwrap().display(),
-        root.display()
+        root.display(),
+        bin = bin(),
     )
 }
 
 /// Ticks every prerequisite on the wizard's first step.
 fn tick_prerequisites(t: &Tmux) {
     t.press("2", "Prerequisites");
-    loop {
-        let s = t.screen();
-        if !s.contains("[ ]") {
-            break;
-        }
-        t.keys(&["Space"]);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(
+        "every prerequisite ticked (no \"[ ]\" left)",
+        PATIENCE,
+        || {
+            let s = t.screen();
+            if !s.contains("[ ]") {
+                return Ok(());
+            }
+            t.keys(&["Space"]);
+            Err(format!("screen:\n{s}"))
+        },
+    );
 }
 
 /// Status, then the wizard to a verified image and a passed upgrade test.
@@ -232,10 +236,11 @@ fn broken_theme_file_is_reported_and_the_default_used() {
     let theme = d.path().join("broken.toml");
     std::fs::write(&theme, "[styles]\nerror = { fg = \"blurple\" }\n").unwrap();
     let cmd = format!(
-        "cd {} && TERM=xterm-256color {BIN} --theme {} demo {}",
+        "cd {} && TERM=xterm-256color {bin} --theme {} demo {}",
         d.path().display(),
         theme.display(),
-        root.display()
+        root.display(),
+        bin = bin(),
     );
     let t = Tmux::start(&cmd);
     let s = t.wait_for("the default theme is used");
@@ -295,29 +300,34 @@ fn hang_up_mid_activation_does_not_stop_it() {
     t.keys(&["y"]);
     t.wait_for("activation of");
     let progress = root.join("var/lib/upgrade-console/progress.json");
-    let pid = loop {
-        if let Some(p) = std::fs::read_to_string(&progress)
+    let pid = wait_for("progress.json of a running activation", PATIENCE, || {
+        let raw = std::fs::read_to_string(&progress).unwrap_or_default();
+        if let Some(p) = serde_json::from_str::<serde_json::Value>(&raw)
             .ok()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
             .filter(|v| v["operation"] == "activate")
         {
             assert!(
                 p["outcome"].is_null(),
                 "the activation ended before the hang-up: {p}"
             );
-            break p["pid"].as_u64().unwrap_or(0);
+            return Ok(p["pid"].as_u64().unwrap_or(0));
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        Err(format!("progress.json: {raw:?}"))
+    });
     t.hang_up();
     // The worker outlives the terminal: wait for it to end.
-    while Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z")
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(
+        &format!("the activation worker (pid {pid}) to end"),
+        PATIENCE,
+        || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            if !Path::new(&format!("/proc/{pid}")).exists() || stat.contains(") Z") {
+                Ok(())
+            } else {
+                Err(format!("/proc/{pid}/stat: {stat}"))
+            }
+        },
+    );
     let p: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&progress).unwrap()).unwrap();
     assert_eq!(p["outcome"], "done", "the activation completed: {p}");
@@ -385,9 +395,10 @@ fn certutil_output_pasted_as_the_hash() {
 
 fn console_fail_cmd(stage: &str, root: &Path) -> String {
     format!(
-        "cd {} && TERM=vt100 {BIN} demo --fail {stage} {}",
+        "cd {} && TERM=vt100 {bin} demo --fail {stage} {}",
         root.parent().unwrap().display(),
-        root.display()
+        root.display(),
+        bin = bin(),
     )
 }
 
