@@ -341,12 +341,11 @@ while [ -f "$UPGRADE_CONSOLE_ROOT/hold" ]; do sleep 0.05; done
 "#;
 
 fn http_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    String::from_utf8_lossy(&read_until_closed(&mut s, &format!("the answer to {path}")))
+        .into_owned()
 }
 
 #[test]
@@ -412,6 +411,13 @@ fn the_boot_log_server_shows_phase1_and_do_not_power_off() {
     let log = http_get(&addr, "/log.txt");
     assert!(log.contains("trial boot of firmware 7.3.1"), "{log}");
     std::fs::remove_file(root.join("hold")).unwrap();
+    wait_for("the boot (reboot) to finish", PATIENCE, || {
+        if booting.is_finished() {
+            Ok(())
+        } else {
+            Err("still running".into())
+        }
+    });
     let o = booting.join().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     assert!(matches!(state_of(&root), UpgradeState::Committed { .. }));

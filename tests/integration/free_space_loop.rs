@@ -97,7 +97,7 @@ fn free_space_check(root: &Path) -> (i32, serde_json::Value) {
 fn ten_percent_boundary_on_a_real_ext4() {
     require_root();
     require_tool("mkfs.ext4", "e2fsprogs");
-    require_tool("losetup", "util-linux");
+    require_tool("losetup", "mount");
     let (d, root) = demo();
     let cfg = root.join("etc/appliance/appliance.toml");
     let text_ = std::fs::read_to_string(&cfg).unwrap();

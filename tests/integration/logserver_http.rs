@@ -2,7 +2,7 @@
 //! bounded headers, slow clients harmless to other viewers, live lines over SSE,
 //! the connection cap, secrets scrubbed, /bundle only in recovery.
 
-use crate::support::{PATIENCE, wait_for};
+use crate::support::{PATIENCE, read_until_closed, wait_for};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -43,8 +43,7 @@ fn setup() -> (
 fn raw(addr: SocketAddr, req: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(req).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
+    let out = read_until_closed(&mut s, "the log server's answer");
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -142,8 +141,7 @@ fn oversized_headers_get_431_or_close() {
     let mut s = TcpStream::connect(a).unwrap();
     // The server may close before reading everything; a reset is also a refusal.
     let _ = s.write_all(&req);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
+    let out = read_until_closed(&mut s, "the log server's refusal of a huge head");
     let r = String::from_utf8_lossy(&out);
     assert!(r.is_empty() || r.starts_with("HTTP/1.1 431"), "{r}");
     // The server is still fine.
@@ -305,8 +303,7 @@ fn bundle_only_in_recovery_and_stop_closes_viewers() {
     let mut r = BufReader::new(s);
     read_until(&mut r, "first line");
     h.stop();
-    let mut rest = String::new();
-    let _ = r.read_to_string(&mut rest);
+    read_until_closed(r.get_mut(), "the stopped server to close the viewer");
     assert!(TcpStream::connect(a).is_err(), "still listening after stop");
 }
 

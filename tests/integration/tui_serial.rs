@@ -160,7 +160,14 @@ fn detach_runs_the_command_in_its_own_session() {
     )
     .unwrap();
     assert!(run.pid > 0);
-    match rx.recv().unwrap() {
+    let msg = wait_for("the worker's exit message", PATIENCE, || {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(m) => Ok(m),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err("no message".into()),
+            Err(e) => panic!("the worker dropped its channel: {e}"),
+        }
+    });
+    match msg {
         upgrade_console::tui::app::Msg::ChildExited { code, .. } => assert_eq!(code, Some(0)),
         other => panic!("unexpected {other:?}"),
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::support::{PATIENCE, bin, wait_for};
+use crate::support::{PATIENCE, bin, require_tool, wait_for};
 const EXITED: &str = "CONSOLE-EXITED";
 
 struct Tmux {
@@ -17,6 +17,7 @@ struct Tmux {
 impl Tmux {
     /// Starts `cmd` in a new 80x24 tmux session with its own server.
     fn start(cmd: &str) -> Tmux {
+        require_tool("tmux", "tmux");
         static N: AtomicUsize = AtomicUsize::new(0);
         let socket = format!(
             "tui-test-{}-{}",

@@ -174,3 +174,27 @@ pub fn tree_digest(dir: &Path) -> String {
     }
     hex::encode(h.finalize())
 }
+
+/// Reads a socket until the peer closes it and returns what came; a reset ends it too
+/// (servers refuse that way). A peer that neither answers nor closes within
+/// `PATIENCE` fails the test naming `what`.
+pub fn read_until_closed(s: &mut std::net::TcpStream, what: &str) -> Vec<u8> {
+    use std::io::{ErrorKind, Read};
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 << 10];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!(
+                    "waited {PATIENCE:?} for {what} to close the connection; last seen: {:?}",
+                    String::from_utf8_lossy(&out)
+                )
+            }
+            Err(_) => return out,
+        }
+    }
+}

@@ -12,6 +12,8 @@ use upgrade_core::image::manifest::Manifest;
 use upgrade_core::image::version::Version;
 
 fn make(script: &str, name: &str) -> PathBuf {
+    super::require_tool("openssl", "openssl");
+    super::require_tool("ssh-keygen", "openssh-client");
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rules-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
