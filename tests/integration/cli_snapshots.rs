@@ -35,15 +35,22 @@ fn snap(name: &str, root: &Path, args: &[&str]) {
     let mut s = insta::Settings::clone_current();
     s.set_snapshot_path("snapshots");
     s.set_prepend_module_to_snapshot(false);
-    s.set_description(format!("upgrade-console --root ROOT {}", args.join(" ")));
+    let base = root.parent().unwrap().display().to_string();
+    s.set_description(format!(
+        "upgrade-console --root ROOT {}",
+        args.join(" ").replace(&base, "[TMP]")
+    ));
     s.set_omit_expression(true);
     // The roots live in fresh temporary directories.
-    let base = root.parent().unwrap();
-    s.add_filter(&literal(&base.display().to_string()), "[TMP]");
-    s.add_filter(
-        &literal(&std::env::temp_dir().display().to_string()),
-        "[TMP]",
-    );
+    s.add_filter(&literal(&base), "[TMP]");
+    // What the machine running the test has: its disks, its links, its kernel.
+    s.add_filter(r"(?m)^Disks\n(?:  .*\n)*", "Disks\n  [HOST DISKS]\n");
+    s.add_filter(r"(?m)^(  eth\d+) +[a-z-]+ +", "$1 [LINK] ");
+    s.add_filter(r#"(?s)"system": \{.*?\}"#, r#""system": "[HOST]""#);
+    s.add_filter(r#"(?s)"disks": \[.*?\n  \]"#, r#""disks": "[HOST DISKS]""#);
+    s.add_filter(r#""link": "[a-z-]+""#, r#""link": "[LINK]""#);
+    // Progress lines come as the bytes go (the reporter's business, not this test's).
+    s.add_filter(r"(?m)(^\w+: \d+ ?% [^\n]*\n)+", "[PROGRESS LINES]\n");
     // Hashes before sizes and times, since they contain digits.
     s.add_filter(r"\b[0-9a-fA-F]{64}\b", "[SHA256]");
     s.add_filter(r"\b[0-9a-fA-F]{12,63}(\.\.\.|…)", "[SHA256-PREFIX]$1");
@@ -57,10 +64,13 @@ fn snap(name: &str, root: &Path, args: &[&str]) {
         "[SIZE]",
     );
     s.add_filter(
-        r#""(size|bytes|free|total|available|used|size_bytes|free_bytes|total_bytes|needed_bytes|free_percent|elapsed_ms|pid)": ?[0-9.]+"#,
+        r#""(\w*bytes|\w*percent|size|free|total|used|uptime_s|elapsed_ms|pid)": ?[0-9.]+"#,
         "\"$1\": [NUMBER]",
     );
     s.add_filter(r"\b\d+(\.\d+)? ?%", "[PERCENT]");
+    // Right-aligned columns of masked numbers vary in width with the numbers.
+    s.add_filter(r" +(\[SIZE\]|\[PERCENT\])", " $1");
+    s.add_filter(r"(\[SIZE\]|\[PERCENT\]) +", "$1 ");
     s.bind(|| insta::assert_snapshot!(name, shown(&o)));
 }
 
