@@ -440,11 +440,11 @@ fn failure_after_the_point_of_no_return_shows_recovery() {
     let t = Tmux::start(&console_fail_cmd("irreversible", &root));
     walk_image_to_passed_test(&t, "sps-7.3.1-fails-after-point-of-no-return.iso");
     activate_and_reboot(&t);
-    let s = t.wait_for("RECOVERY MODE");
-    assert!(
-        s.contains("Reason:") && s.contains("Support bundle ready"),
-        "{s}"
-    );
+    t.wait_for("RECOVERY MODE");
+    // The screen shows the mode at once and recovery's report when recovery has
+    // written it: wait for the report's bundle line, not just the title.
+    let s = t.wait_for("Support bundle ready");
+    assert!(s.contains("RECOVERY MODE") && s.contains("Reason:"), "{s}");
     assert!(s.contains("the boot phase ended in recovery"), "{s}");
     t.press("q", EXITED);
 }

@@ -55,13 +55,21 @@ impl Proc {
     pub fn pid(&self) -> i32 {
         self.0.as_ref().map(|c| c.id() as i32).unwrap_or(0)
     }
-    /// SIGTERM and the exit status.
+    /// SIGTERM and the exit status. A process still there after `PATIENCE` is
+    /// SIGKILLed, so a stuck one cannot hang the test (its status then says so).
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.0.take()?;
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(c.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
+        let pid = nix::unistd::Pid::from_raw(c.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let start = std::time::Instant::now();
+        while start.elapsed() < PATIENCE {
+            if let Ok(Some(st)) = c.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        eprintln!("pid {pid} ignored SIGTERM for {PATIENCE:?}: SIGKILL");
+        let _ = c.kill();
         c.wait().ok()
     }
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
