@@ -334,10 +334,16 @@ fn an_image_replaced_after_verify_is_not_armed() {
     assert_eq!(env.next_boot(), SlotName::A);
 }
 
-/// Phase-1 step that waits until the test lets it go (a file disappears).
+/// Phase-1 step that waits until the test lets it go (a file disappears), or fails
+/// after about 120 s, so a test that died holding it leaves no process behind.
 const WAIT_SH: &str = r#"#!/bin/sh
 echo '{"progress": 0.5, "text": "waiting for the test"}'
-while [ -f "$UPGRADE_CONSOLE_ROOT/hold" ]; do sleep 0.05; done
+i=0
+while [ -f "$UPGRADE_CONSOLE_ROOT/hold" ]; do
+  i=$((i+1))
+  if [ "$i" -gt 2400 ]; then echo "the test never removed hold" >&2; exit 1; fi
+  sleep 0.05
+done
 "#;
 
 fn http_get(addr: &str, path: &str) -> String {
