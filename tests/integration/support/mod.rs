@@ -198,3 +198,22 @@ pub fn read_until_closed(s: &mut std::net::TcpStream, what: &str) -> Vec<u8> {
         }
     }
 }
+
+/// A wait that never succeeds fails naming what it waited for and the last thing seen.
+#[test]
+fn wait_for_names_what_it_waited_for_and_the_last_thing_seen() {
+    let mut n = 0;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for("the answer", Duration::from_millis(50), || {
+            n += 1;
+            Err::<(), _>(format!("try {n}"))
+        })
+    }));
+    let msg = *r.unwrap_err().downcast::<String>().unwrap();
+    assert!(msg.contains("for the answer; last seen: try "), "{msg}");
+    assert!(n >= 2, "probed {n} time(s)");
+    assert_eq!(
+        wait_for("a ready value", PATIENCE, || Ok::<_, String>(7)),
+        7
+    );
+}
