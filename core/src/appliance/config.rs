@@ -295,7 +295,19 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
-            let (key, problem) = describe_toml_error(&e);
+            let (mut key, mut problem) = describe_toml_error(&e);
+            // A value serde refuses (wrong type, not an address) has no key in the
+            // message: name the key and the value from where the error points.
+            if key == "(syntax)"
+                && let Some(span) = e.span()
+                && let Some(found) = key_at(text, span.start)
+            {
+                key = found;
+                let value = text[span].trim();
+                if !value.is_empty() && !problem.contains(value) {
+                    problem = format!("{value}: {problem}");
+                }
+            }
             ConfigError {
                 file: path.to_path_buf(),
                 line,
@@ -453,6 +465,57 @@ fn describe_toml_error(e: &toml::de::Error) -> (String, String) {
         ""
     };
     (key, format!("{}{fix}", msg.replace('\n', " ")))
+}
+
+/// The dotted key (`network.interfaces[0].gateway`) whose value holds byte `offset`,
+/// when the text parses as TOML.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    fn in_value(v: &toml_edit::Value, path: String, offset: usize) -> Option<String> {
+        match v {
+            toml_edit::Value::Array(a) => {
+                for (i, e) in a.iter().enumerate() {
+                    if let Some(k) = in_value(e, format!("{path}[{i}]"), offset) {
+                        return Some(k);
+                    }
+                }
+            }
+            toml_edit::Value::InlineTable(t) => {
+                for (k, e) in t.iter() {
+                    if let Some(k) = in_value(e, format!("{path}.{k}"), offset) {
+                        return Some(k);
+                    }
+                }
+            }
+            _ => {}
+        }
+        v.span()
+            .filter(|s| s.contains(&offset) || s.start == offset)
+            .map(|_| path)
+    }
+    fn in_table(t: &toml_edit::Table, prefix: &str, offset: usize) -> Option<String> {
+        for (k, item) in t.iter() {
+            let path = if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            let found = match item {
+                toml_edit::Item::Value(v) => in_value(v, path, offset),
+                toml_edit::Item::Table(t) => in_table(t, &path, offset),
+                toml_edit::Item::ArrayOfTables(a) => a
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, t)| in_table(t, &format!("{path}[{i}]"), offset)),
+                toml_edit::Item::None => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+    let doc = text.parse::<toml_edit::Document<String>>().ok()?;
+    in_table(doc.as_table(), "", offset)
 }
 
 /// 1-based line of a byte offset.
