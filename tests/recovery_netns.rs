@@ -365,7 +365,7 @@ fn a_directory_root_in_the_host_namespace_leaves_the_network_alone() {
         .arg(&root)
         .args(["recover", "--dry-run"]));
     assert!(
-        out_text(&dry).contains("NOT touch the network"),
+        out_text(&dry).contains("leave the network and SSH alone"),
         "{}",
         out_text(&dry)
     );
