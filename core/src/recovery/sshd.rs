@@ -365,6 +365,13 @@ mod tests {
         assert!(
             c.contains("HostKey /srv/appl/var/lib/upgrade-console/recovery/ssh_host_ed25519_key")
         );
-        assert!(!c.contains('@'), "{c}");
+        assert!(c.contains("AllowUsers root\n"), "{c}");
+        // Every @PLACEHOLDER@ filled in (algorithm names keep their "@openssh.com").
+        assert!(
+            !c.split('@')
+                .skip(1)
+                .any(|r| r.starts_with(|ch: char| ch.is_ascii_uppercase())),
+            "{c}"
+        );
     }
 }
