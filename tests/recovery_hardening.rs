@@ -163,7 +163,7 @@ fn a_name_attached_to_the_host_namespace_does_not_open_the_guard() {
     }
     assert!(t.contains("Recovery plan (dry run"), "{t}");
     assert!(t.contains("leave the network and SSH alone"), "{t}");
-    assert!(t.contains("host's network namespace"), "{t}");
+    assert!(t.contains("it runs in the host's"), "{t}");
 }
 
 #[test]

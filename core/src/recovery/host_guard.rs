@@ -69,7 +69,7 @@ pub fn network_off_limits(root: &ApplianceRoot) -> Option<String> {
         return None;
     }
     Some(format!(
-        "\"{dir}\" is a demo or test root running in the host's network namespace (whatever /run/netns calls it): interfaces and SSH were left alone (make a namespace of its own with `ip netns add NS` and run `ip netns exec NS upgrade-console --root {dir} recover` to do it for real)"
+        "\"{dir}\" is a demo or test root, not in a network namespace of its own (it runs in the host's, whatever /run/netns calls it): interfaces and SSH were left alone (make a namespace of its own with `ip netns add NS` and run `ip netns exec NS upgrade-console --root {dir} recover` to do it for real)"
     ))
 }
 
