@@ -2,7 +2,6 @@
 //! a missing image called missing, no panic when the reader goes away, ASCII under
 //! `--ascii`, suggested commands that name the root.
 
-
 use crate::support::{bin, code, demo, run, text};
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -2,7 +2,6 @@
 //! image whose directory tree loops, and every way a write could leave the root
 //! (planted symlinks, config paths with `..`, predictable temp names).
 
-
 use crate::support::{bin, code, text};
 use std::path::Path;
 use std::process::{Command, Output};

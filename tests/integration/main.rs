@@ -20,6 +20,7 @@ mod iso_images;
 mod logserver_chromium;
 mod logserver_http;
 mod powercut;
+mod recovery_hardening;
 mod recovery_netns;
 mod rules_config;
 mod rules_demo;

@@ -360,7 +360,7 @@ fn a_directory_root_in_the_host_namespace_leaves_the_network_alone() {
         .arg(&root)
         .args(["recover", "--dry-run"]));
     assert!(
-        text(&dry).contains("NOT touch the network"),
+        text(&dry).contains("leave the network and SSH alone"),
         "{}",
         text(&dry)
     );

@@ -240,8 +240,14 @@ pub fn enter_session(
     };
 
     if sealed {
-        report.ssh_error = Some("sealed: no SSH".into());
-        log::warn!("recovery: sealed: no SSH");
+        // Sealed means no SSH at any moment: an sshd from an earlier, unsealed
+        // recovery goes too, and the report says so.
+        let why = match sshd::SshdPlan::new(root, Vec::new()).stop_previous() {
+            Some(pid) => format!("sealed: no SSH (stopped the recovery sshd, pid {pid})"),
+            None => "sealed: no SSH".into(),
+        };
+        log::warn!("recovery: {why}");
+        report.ssh_error = Some(why);
     } else if let Some(why) = off_limits {
         report.ssh_error = Some(why);
     } else {
@@ -328,7 +334,11 @@ pub fn enter_session(
 
 fn summary_line(r: &RecoveryReport) -> String {
     let ssh = match (r.sealed, r.ssh_port) {
-        (true, _) => "sealed: no SSH".to_string(),
+        (true, _) => r
+            .ssh_error
+            .as_deref()
+            .unwrap_or("sealed: no SSH")
+            .to_string(),
         (false, Some(p)) => format!("SSH on port {p} at {}", r.ssh_listen.join(", ")),
         (false, None) => format!(
             "SSH not available: {}",
@@ -367,7 +377,11 @@ pub fn render_text(r: &RecoveryReport) -> String {
         }
     }
     if r.sealed {
-        let _ = writeln!(s, "  SSH:        sealed: no SSH");
+        let _ = writeln!(
+            s,
+            "  SSH:        {}",
+            r.ssh_error.as_deref().unwrap_or("sealed: no SSH")
+        );
     } else if let Some(p) = r.ssh_port {
         let _ = writeln!(
             s,
@@ -406,13 +420,22 @@ pub fn render_text(r: &RecoveryReport) -> String {
 pub fn plan_text(root: &ApplianceRoot, config: &Config, reason: &str) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "Recovery would (dry run, nothing changed):");
+    let _ = writeln!(
+        s,
+        "Recovery plan (dry run: nothing has been changed). Recovery would:"
+    );
     let _ = writeln!(s, "  record why: {reason}");
-    if let Some(why) = host_guard::network_off_limits(root) {
-        let _ = writeln!(s, "  NOT touch the network or start SSH: {why}");
+    // Off limits: the plan holds no network step and no sshd, as recovery would do none.
+    let off_limits = host_guard::network_off_limits(root);
+    if let Some(why) = &off_limits {
+        let _ = writeln!(s, "  leave the network and SSH alone: {why}");
     }
     let mut listen = Vec::new();
-    for i in &config.network.interfaces {
+    let interfaces = match off_limits {
+        Some(_) => &[][..],
+        None => &config.network.interfaces[..],
+    };
+    for i in interfaces {
         let idx = match netlink::if_index(&i.name) {
             Ok(n) => format!("index {n}"),
             Err(e) => e,
@@ -430,7 +453,9 @@ pub fn plan_text(root: &ApplianceRoot, config: &Config, reason: &str) -> String 
         }
     }
     if config.appliance.sealed {
-        let _ = writeln!(s, "  sealed: no SSH");
+        let _ = writeln!(s, "  sealed: no SSH (stop a running recovery sshd)");
+    } else if off_limits.is_some() {
+        // Left alone above: no sshd either.
     } else {
         let plan = sshd::SshdPlan::new(root, listen);
         let _ = writeln!(

@@ -1,9 +1,11 @@
 //! Recovery SSH: OpenSSH's sshd with a configuration generated from
-//! recovery/sshd_config.in — key-only root login with the support keys, listening on
+//! recovery/sshd_config.in — key-only login as the support user (root) with the
+//! support keys and nothing else (no forwarding, modern algorithms), listening on
 //! every configured address. Host keys are made with ssh-keygen on first use and kept
 //! (with the config and the pid file) in var/lib/upgrade-console/recovery/, a 0700
 //! directory because sshd's StrictModes insists.
 
+use crate::appliance::config::Config;
 use crate::appliance::durable::write_atomic;
 use crate::appliance::root::ApplianceRoot;
 use std::net::IpAddr;
@@ -16,6 +18,8 @@ pub const SSHD: &str = "/usr/sbin/sshd";
 pub const SSH_KEYGEN: &str = "ssh-keygen";
 /// The recovery SSH port.
 pub const PORT: u16 = 22;
+/// The only account the support keys open (AllowUsers).
+pub const SUPPORT_USER: &str = "root";
 const TEMPLATE: &str = include_str!("../../../recovery/sshd_config.in");
 /// Host key types made on first use (both are quick to generate).
 const KEY_TYPES: [&str; 2] = ["ed25519", "ecdsa"];
@@ -38,6 +42,10 @@ pub enum SshdError {
     Invalid { path: String, output: String },
     #[error("no address to listen on: no configured interface address came up")]
     NoAddress,
+    #[error(
+        "the appliance is sealed (sealed = true in \"{config}\"): no SSH; set sealed = false and run `upgrade-console recover` again to let support in"
+    )]
+    Sealed { config: String },
     #[error("sshd exited at once ({status}); see \"{log}\"")]
     Exited { status: String, log: String },
 }
@@ -54,6 +62,8 @@ pub struct SshdPlan {
     pub port: u16,
     /// sshd's own messages go here (the console log directory, so bundles carry it).
     pub log: PathBuf,
+    /// Re-read before each start: a box sealed since recovery began gets no sshd.
+    root: ApplianceRoot,
 }
 
 /// var/lib/upgrade-console/recovery/
@@ -76,6 +86,7 @@ impl SshdPlan {
             port: PORT,
             log: root.log_dir().join("sshd.log"),
             dir,
+            root: root.clone(),
         }
     }
 
@@ -93,6 +104,7 @@ impl SshdPlan {
             .collect();
         TEMPLATE
             .replace("@PORT@", &self.port.to_string())
+            .replace("@SUPPORT_USER@", SUPPORT_USER)
             .replace("@LISTEN@", &listen.join("\n"))
             .replace("@HOSTKEYS@", &keys.join("\n"))
             .replace("@PIDFILE@", &self.pidfile.display().to_string())
@@ -180,31 +192,51 @@ impl SshdPlan {
             .collect()
     }
 
-    /// Stops an sshd this plan started earlier (a previous `recover`), so the port is free.
-    pub fn stop_previous(&self) {
-        let Some(pid) = std::fs::read_to_string(&self.pidfile)
+    /// Stops an sshd this plan started earlier (a previous `recover`, perhaps another
+    /// process still supervising it), with the sessions it forked: the port is free
+    /// and nobody is left logged in. Returns its pid when there was one.
+    pub fn stop_previous(&self) -> Option<i32> {
+        let pid = std::fs::read_to_string(&self.pidfile)
             .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-        else {
-            return;
-        };
+            .and_then(|t| t.trim().parse::<i32>().ok())?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let ours = String::from_utf8_lossy(&cmdline).contains(&*self.config.to_string_lossy());
         if !ours {
-            return;
+            return None;
         }
-        let p = nix::unistd::Pid::from_raw(pid);
-        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+        // Sessions first: a listener's death leaves its forked sessions running.
+        let mut pids = children_of(pid);
+        pids.push(pid);
+        for sig in [
+            nix::sys::signal::Signal::SIGTERM,
+            nix::sys::signal::Signal::SIGKILL,
+        ] {
+            for &p in &pids {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), sig);
+            }
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !pids.iter().any(|p| alive(*p)) {
+                break;
+            }
+            log::warn!("recovery sshd (pid {pid}) ignored SIGTERM for 3 s: killing it");
         }
+        let _ = std::fs::remove_file(&self.pidfile);
         log::info!("stopped the previous recovery sshd (pid {pid})");
+        Some(pid)
     }
 
     /// Starts `sshd -D -e` and waits until it has bound its addresses (its pid file
-    /// appears) or exited.
+    /// appears) or exited. Refused when the appliance is sealed now, so a supervisor
+    /// started before the box was sealed cannot bring SSH back.
     pub fn start(&self) -> Result<Child, SshdError> {
+        if Config::load(&self.root).is_ok_and(|c| c.appliance.sealed) {
+            return Err(SshdError::Sealed {
+                config: self.root.config_file().display().to_string(),
+            });
+        }
         let _ = std::fs::remove_file(&self.pidfile);
         let log = crate::appliance::safe_open::open_append(&self.log).map_err(|source| {
             SshdError::Dir {
@@ -244,6 +276,45 @@ impl SshdPlan {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// A process exists and is not a zombie (a reaped-later child of ours counts as gone).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|st| {
+            st.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Every descendant of `pid` (sshd's per-connection processes and their children).
+fn children_of(pid: i32) -> Vec<i32> {
+    let mut parent: Vec<(i32, i32)> = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(st) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // After the ")" that ends the command name: state, then the parent's pid.
+        let pp = st
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+        if let Some(pp) = pp {
+            parent.push((p, pp));
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let cur = found[i];
+        found.extend(parent.iter().filter(|(_, pp)| *pp == cur).map(|(p, _)| *p));
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 fn output_text(o: &std::process::Output) -> String {
@@ -294,6 +365,13 @@ mod tests {
         assert!(
             c.contains("HostKey /srv/appl/var/lib/upgrade-console/recovery/ssh_host_ed25519_key")
         );
-        assert!(!c.contains('@'), "{c}");
+        assert!(c.contains("AllowUsers root\n"), "{c}");
+        // Every @PLACEHOLDER@ filled in (algorithm names keep their "@openssh.com").
+        assert!(
+            !c.split('@')
+                .skip(1)
+                .any(|r| r.starts_with(|ch: char| ch.is_ascii_uppercase())),
+            "{c}"
+        );
     }
 }
