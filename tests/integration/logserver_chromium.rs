@@ -146,15 +146,9 @@ fn chromium_follows_the_log_live_from_the_support_side() {
             .map_err(|e| format!("open {}: {e}", fifo_in.display()))
     });
     for f in [&rx_file, &tx] {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(f);
-        // SAFETY: fcntl on a descriptor this function owns.
-        unsafe {
-            libc::fcntl(
-                fd,
-                libc::F_SETFL,
-                libc::fcntl(fd, libc::F_GETFL) & !libc::O_NONBLOCK,
-            )
-        };
+        use nix::fcntl::{FcntlArg, OFlag, fcntl};
+        let flags = OFlag::from_bits_truncate(fcntl(f, FcntlArg::F_GETFL).expect("F_GETFL"));
+        fcntl(f, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).expect("F_SETFL");
     }
     let (msg_tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -2,6 +2,8 @@
 //! module of helpers they share (the binary, a demo root, waits with deadlines, the
 //! boot, recovery and rules labs). Fixtures live in fixtures/.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod activate_loop;

@@ -252,7 +252,6 @@ fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 /// returns (supervised in the background) until `stop_background`.
 #[test]
 fn enter_from_the_library_keeps_recovery_running_in_the_background() {
-    use std::os::fd::AsRawFd;
     use upgrade_core::{appliance::config::Config, appliance::root::ApplianceRoot, recovery};
     let lab = lab(false);
     let ns = std::fs::File::open(format!("/var/run/netns/{}", lab.appl.0)).unwrap();
@@ -261,9 +260,7 @@ fn enter_from_the_library_keeps_recovery_running_in_the_background() {
     // so the test harness stays where it was. Sockets it opens and processes it
     // starts (sshd) live in the appliance namespace.
     let report = std::thread::spawn(move || {
-        // SAFETY: plain syscall on a valid, open namespace fd; no memory is shared.
-        let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
         let root = ApplianceRoot::new(root_dir);
         let config = Config::load(&root).unwrap();
         recovery::enter(
