@@ -1,5 +1,6 @@
 //! The `activate ISO` command: shows what will happen, asks for confirmation on a
-//! terminal (`--yes` for automation; neither: exit 2), then writes, verifies and arms.
+//! terminal (`--yes` for automation; neither: exit 2), then writes, verifies and arms,
+//! drawing its progress on stderr (a bar on a terminal, lines otherwise).
 use crate::cli::{ActivateArgs, Ctx, Exit};
 use std::io::{BufRead, IsTerminal, Write};
 use upgrade_core::appliance::config::Config;
@@ -30,28 +31,35 @@ pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Refused);
         }
     }
-    match activate::run(
+    let view = crate::progress_view::CliProgress::for_stderr(ctx.ascii);
+    match activate::run_observed(
         &ctx.root,
         &plan,
         upgrade_core::upgrade::killpoint::chunk_override()
             .unwrap_or(upgrade_core::slots::slot_io::CHUNK),
+        vec![Box::new(view)],
     ) {
         Ok(r) => {
-            if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+            // The slot is armed whatever happens to stdout: a closed pipe must not
+            // turn success into a panic (exit 101).
+            let mut out = std::io::stdout().lock();
+            let _ = if ctx.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&r)?)
             } else {
-                println!(
-                    "Slot {} holds firmware {} ({} bytes written, read back and verified in {:.1} s).",
-                    r.slot, r.version, r.bytes, r.seconds
-                );
-                println!(
-                    "After reboot: firmware {} boots once from slot {}; if it fails, slot {} boots again.",
+                writeln!(
+                    out,
+                    "Slot {} holds firmware {} ({} bytes written, read back and verified in {:.1} s).\n\
+                     After reboot: firmware {} boots once from slot {}; if it fails, slot {} boots again.\n\
+                     Reboot with `upgrade-console reboot` when ready.",
+                    r.slot,
+                    r.version,
+                    r.bytes,
+                    r.seconds,
                     r.version,
                     r.slot,
                     r.slot.other()
-                );
-                println!("Reboot with `upgrade-console reboot` when ready.");
-            }
+                )
+            };
             Ok(Exit::Success)
         }
         Err(e) => Ok(refusal(ctx, e)),
