@@ -375,6 +375,8 @@ impl<'a> Reporter<'a> {
         });
         let start = parent.at(parent.used);
         let end = parent.at(parent.used.saturating_add(weight));
+        // The last step's line does not describe this one.
+        self.record.message.clear();
         self.frames.push(Frame {
             name: name.to_string(),
             start,
@@ -601,18 +603,17 @@ mod tests {
     }
 
     #[test]
-    fn the_file_observer_is_throttled_but_keeps_step_changes_and_the_end() {
+    fn the_file_observer_keeps_step_changes_and_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let root = ApplianceRoot::new(dir.path());
         let mut r = Reporter::new(Operation::Activate, 2).with(ProgressFile::new(&root));
         r.begin_step("write", 1, 1);
-        // Immediately after a step change, updates within the step are held back.
+        // Within a step the file is throttled (see the Throttle test, on a synthetic
+        // clock); what must never be lost are step changes and the end.
         for k in 0..1000 {
             r.update(k as f64 / 1000.0, "writing");
         }
-        let p = Progress::read(&root).into_present().unwrap();
-        assert_eq!(p.stage, "write");
-        assert_eq!(p.fraction, 0.0, "updates within 500 ms must not reach the file");
+        assert_eq!(Progress::read(&root).into_present().unwrap().stage, "write");
         r.end_step();
         r.begin_step("read-back", 1, 1);
         assert_eq!(Progress::read(&root).into_present().unwrap().stage, "read-back");
