@@ -101,10 +101,14 @@ impl Observer for CliProgress {
                 bar.set_prefix(format!("{} {}", p.operation, step_label(p)));
                 bar.set_message(p.message.clone());
                 bar.set_position((p.fraction * TICKS as f64) as u64);
-                match p.outcome {
-                    Some(Outcome::Done) => bar.finish(),
-                    Some(_) => bar.abandon(),
-                    None => {}
+                if let Some(outcome) = p.outcome {
+                    if outcome == Outcome::Done {
+                        bar.finish();
+                    } else {
+                        bar.abandon();
+                    }
+                    // The bar stays on screen; what is printed next starts below it.
+                    let _ = writeln!(std::io::stderr());
                 }
             }
             CliProgress::Lines(l) => l.observe(p, change),
