@@ -44,7 +44,11 @@ impl CliProgress {
         let bar = ProgressBar::with_draw_target(Some(TICKS), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars(if ascii { "#>-" } else { "█▉▊▋▌▍▎▏ " });
+            .progress_chars(if ascii {
+                "#>-"
+            } else {
+                "█▉▊▋▌▍▎▏ "
+            });
         bar.set_style(style);
         CliProgress::Bar(bar)
     }

@@ -54,7 +54,10 @@ fn piped_activate_prints_periodic_lines_naming_write_and_read_back() {
     );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("activate: ")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("activate: "))
+        .collect();
     let writes: Vec<&str> = lines
         .iter()
         .copied()
@@ -84,7 +87,14 @@ fn piped_activate_prints_periodic_lines_naming_write_and_read_back() {
     // Percentages only go up.
     let pct: Vec<u32> = lines
         .iter()
-        .filter_map(|l| l.strip_prefix("activate: ")?.split('%').next()?.trim().parse().ok())
+        .filter_map(|l| {
+            l.strip_prefix("activate: ")?
+                .split('%')
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
         .collect();
     assert!(pct.windows(2).all(|w| w[0] <= w[1]), "{pct:?}\n{err}");
     // stdout has the result only.
@@ -98,7 +108,11 @@ fn piped_activate_prints_periodic_lines_naming_write_and_read_back() {
     assert_eq!(p.stage, "arming");
     assert_eq!(p.fraction, 1.0);
     assert!(p.rollback_possible);
-    assert!(p.message.contains("boots once from slot B"), "{}", p.message);
+    assert!(
+        p.message.contains("boots once from slot B"),
+        "{}",
+        p.message
+    );
 }
 
 #[test]

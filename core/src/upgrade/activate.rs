@@ -194,7 +194,12 @@ pub fn prepare(root: &ApplianceRoot, config: &Config, iso: &Path) -> Result<Plan
 
 /// Activation's steps and their weights: the slot write and its read-back take nearly
 /// all the time; staging and arming are a few small files.
-const STEPS: [(&str, u64); 4] = [("write", 48), ("read-back", 48), ("staging", 3), ("arming", 1)];
+const STEPS: [(&str, u64); 4] = [
+    ("write", 48),
+    ("read-back", 48),
+    ("staging", 3),
+    ("arming", 1),
+];
 
 fn weight(step: &str) -> u64 {
     STEPS
@@ -283,8 +288,8 @@ pub fn run_observed<'a>(
         })?;
     // Only the holder of the lock may write progress.json: a refused second activate
     // must not overwrite the running one's progress.
-    let mut progress =
-        Reporter::new(Operation::Activate, STEPS.iter().map(|(_, w)| w).sum()).with(ProgressFile::new(root));
+    let mut progress = Reporter::new(Operation::Activate, STEPS.iter().map(|(_, w)| w).sum())
+        .with(ProgressFile::new(root));
     for o in observers {
         progress.add(o);
     }

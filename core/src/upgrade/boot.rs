@@ -353,8 +353,11 @@ const HEALTH_WEIGHT: u64 = 2;
 const COMMIT_WEIGHT: u64 = 2;
 
 fn boot_progress(root: &ApplianceRoot) -> Reporter<'static> {
-    Reporter::new(Operation::Boot, PHASE1_WEIGHT + HEALTH_WEIGHT + COMMIT_WEIGHT)
-        .with(ProgressFile::new(root))
+    Reporter::new(
+        Operation::Boot,
+        PHASE1_WEIGHT + HEALTH_WEIGHT + COMMIT_WEIGHT,
+    )
+    .with(ProgressFile::new(root))
 }
 
 impl Ctx<'_> {
@@ -459,7 +462,8 @@ impl Ctx<'_> {
                 .filter(|c| c.sha256 == t.sha256 && c.index == k)
                 .map(|c| c.checkpoint);
             let msg = format!("phase 1: {} - do not power off", step.name);
-            self.progress.begin_step(&step.name, u64::from(step.weight), 1);
+            self.progress
+                .begin_step(&step.name, u64::from(step.weight), 1);
             self.progress.set_message(&msg);
             let progress = &mut self.progress;
             let mut last_logged = Instant::now();

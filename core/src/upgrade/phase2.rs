@@ -10,7 +10,7 @@ use crate::appliance::root::ApplianceRoot;
 use crate::upgrade::activate::{staged_dir, staged_manifest};
 use crate::upgrade::journal::UpgradeState;
 use crate::upgrade::killpoint;
-use crate::upgrade::progress::{Operation, Outcome, ProgressFile, Reporter};
+use crate::upgrade::progress::{Observer, Operation, Outcome, ProgressFile, Reporter};
 use crate::upgrade::steps::{StepLine, run_step};
 use serde::{Deserialize, Serialize};
 
@@ -136,6 +136,14 @@ pub fn phase2_summary(root: &ApplianceRoot) -> Option<Phase2Summary> {
 /// Runs (or resumes) phase 2. Returns the summary; an error when a step failed
 /// (the service manager restarts it, and it resumes from the last checkpoint).
 pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
+    run_observed(root, Vec::new())
+}
+
+/// `run`, with progress shown to `observers` besides progress.json.
+pub fn run_observed(
+    root: &ApplianceRoot,
+    observers: Vec<Box<dyn Observer + '_>>,
+) -> anyhow::Result<Option<Phase2Summary>> {
     std::fs::create_dir_all(root.state_dir())?;
     let lock_file = std::fs::OpenOptions::new()
         .create(true)
@@ -158,9 +166,18 @@ pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
     // One stage, "phase2", whose steps share it by the manifest's weights; a resumed
     // phase 2 starts where its finished steps end.
     let mut progress = Reporter::new(Operation::Phase2, 1).with(ProgressFile::new(root));
+    for o in observers {
+        progress.add(o);
+    }
     progress.set_safety(false, false);
     progress.begin_step("phase2", 1, steps.iter().map(|s| u64::from(s.weight)).sum());
-    progress.skip(steps.iter().take(st.step).map(|s| u64::from(s.weight)).sum());
+    progress.skip(
+        steps
+            .iter()
+            .take(st.step)
+            .map(|s| u64::from(s.weight))
+            .sum(),
+    );
     for (k, step) in steps.iter().enumerate().skip(st.step) {
         let base = steps.iter().take(k).map(|s| s.weight as f64).sum::<f64>() / total;
         let span = step.weight as f64 / total;

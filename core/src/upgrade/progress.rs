@@ -421,7 +421,11 @@ impl<'a> Reporter<'a> {
     /// `f` (0..1) of the innermost step is done.
     pub fn set_fraction(&mut self, f: f64) {
         if let Some(fr) = self.frames.last() {
-            let f = if f.is_finite() { f.clamp(0.0, 1.0) } else { 0.0 };
+            let f = if f.is_finite() {
+                f.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             let at = fr.start + fr.span * f;
             self.advance(at);
         }
@@ -616,7 +620,10 @@ mod tests {
         assert_eq!(Progress::read(&root).into_present().unwrap().stage, "write");
         r.end_step();
         r.begin_step("read-back", 1, 1);
-        assert_eq!(Progress::read(&root).into_present().unwrap().stage, "read-back");
+        assert_eq!(
+            Progress::read(&root).into_present().unwrap().stage,
+            "read-back"
+        );
         r.finish(Outcome::Done, "ok");
         let p = Progress::read(&root).into_present().unwrap();
         assert_eq!(p.outcome, Some(Outcome::Done));
