@@ -154,3 +154,25 @@ fn a_closed_stdout_does_not_panic_after_the_slot_is_armed() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(final_record(&root).outcome, Some(Outcome::Done));
 }
+
+#[test]
+fn status_says_a_damaged_progress_file_is_damaged() {
+    let (_d, root) = demo();
+    let path = root.join("var/lib/upgrade-console/progress.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"{\"operation\": \"activ").unwrap();
+    let o = run(&root, &["status"]);
+    let t = text(&o);
+    assert!(
+        t.contains("damaged") && t.contains("progress.json"),
+        "status hides the damaged progress.json:\n{t}"
+    );
+    let o = run(&root, &["--json", "status"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status --json");
+    assert!(
+        v["operation_damaged"]
+            .as_str()
+            .is_some_and(|s| s.contains("progress.json")),
+        "{v}"
+    );
+}
