@@ -1,7 +1,8 @@
 //! The command line's view of an operation's progress (an observer of the core's
 //! progress reporter): on a terminal a bar with the step name; otherwise plain lines,
 //! one when the step changes and at most one every few seconds between, so the logs
-//! of unattended runs stay small. Drawn on stderr, so stdout keeps only the result
+//! of unattended runs stay small. With `--json` the lines are progress records, one
+//! JSON object a line (SPEC §1). Drawn on stderr, so stdout keeps only the result
 //! (and `--json` stays parseable); a closed or broken stderr never stops the work.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -26,14 +27,23 @@ pub struct Lines {
     out: Box<dyn Write>,
     throttle: Throttle,
     label: Option<(String, String)>,
+    /// Each line is the progress record as JSON rather than text.
+    json: bool,
     /// Once writing failed (a closed pipe), nothing more is written.
     broken: bool,
 }
 
 impl CliProgress {
-    /// The view that fits stderr: a bar on a terminal, lines otherwise.
-    pub fn for_stderr(ascii: bool) -> CliProgress {
-        if std::io::stderr().is_terminal() {
+    /// The view that fits stderr: JSON lines with `--json`, a bar on a terminal, text
+    /// lines otherwise.
+    pub fn for_stderr(ascii: bool, json: bool) -> CliProgress {
+        if json {
+            let mut v = CliProgress::lines(Box::new(std::io::stderr()), line_every());
+            if let CliProgress::Lines(l) = &mut v {
+                l.json = true;
+            }
+            v
+        } else if std::io::stderr().is_terminal() {
             CliProgress::bar(ascii)
         } else {
             CliProgress::lines(Box::new(std::io::stderr()), line_every())
@@ -59,6 +69,7 @@ impl CliProgress {
             out,
             throttle: Throttle::new(every),
             label: None,
+            json: false,
             broken: false,
         })
     }
@@ -137,7 +148,11 @@ impl Lines {
             return;
         }
         self.label = Some(label);
-        let text = line(p);
+        let text = if self.json {
+            serde_json::to_string(p).unwrap_or_default()
+        } else {
+            line(p)
+        };
         if writeln!(self.out, "{text}")
             .and_then(|_| self.out.flush())
             .is_err()

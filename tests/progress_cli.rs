@@ -176,3 +176,36 @@ fn status_says_a_damaged_progress_file_is_damaged() {
         "{v}"
     );
 }
+
+#[test]
+fn json_activate_reports_progress_records_on_stderr() {
+    let (_d, root, iso) = ready();
+    let o = Command::new(bin())
+        .arg("--root")
+        .arg(&root)
+        .args(["--json", "activate", "--yes"])
+        .arg(&iso)
+        .env("UPGRADE_CONSOLE_TEST_CHUNK", "65536")
+        .env("UPGRADE_CONSOLE_PROGRESS_EVERY", "0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run upgrade-console --json activate");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(report["slot"], "B");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let records: Vec<Progress> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for stage in ["write", "read-back", "staging", "arming"] {
+        assert!(
+            records.iter().any(|p| p.stage == stage),
+            "no record of {stage}:\n{err}"
+        );
+    }
+    let last = records.last().expect("progress records on stderr");
+    assert_eq!(last.operation, Operation::Activate);
+    assert_eq!(last.outcome, Some(Outcome::Done));
+}

@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Refused);
         }
     }
-    let view = crate::progress_view::CliProgress::for_stderr(ctx.ascii);
+    let view = crate::progress_view::CliProgress::for_stderr(ctx.ascii, ctx.json);
     match activate::run_observed(
         &ctx.root,
         &plan,

@@ -5,7 +5,7 @@ use crate::cli::{Ctx, Exit};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     upgrade_core::appliance::console_log::init(&ctx.root, false);
-    let view = crate::progress_view::CliProgress::for_stderr(ctx.ascii);
+    let view = crate::progress_view::CliProgress::for_stderr(ctx.ascii, ctx.json);
     match upgrade_core::upgrade::phase2::run_observed(&ctx.root, vec![Box::new(view)]) {
         Ok(s) => {
             if ctx.json {
