@@ -7,4 +7,5 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod output;
+pub mod progress_view;
 pub mod tui;

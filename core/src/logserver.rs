@@ -338,7 +338,8 @@ impl Tailer {
 
 fn status_json(shared: &Shared) -> String {
     let recovery = crate::state::recovery::active(&shared.root);
-    let v = match Progress::load(&shared.root) {
+    let read = Progress::read(&shared.root);
+    let v = match read.present() {
         Some(p) => serde_json::json!({
             "operation": p.operation,
             "stage": p.stage,
@@ -357,9 +358,10 @@ fn status_json(shared: &Shared) -> String {
             "fraction": null,
             "rollback_possible": null,
             "do_not_power_off": false,
-            "message": "no operation has run",
+            "message": read.damaged().unwrap_or("no operation has run"),
             "outcome": null,
             "recovery": recovery,
+            "damaged": read.damaged().is_some(),
         }),
     };
     let text = serde_json::to_string(&v).unwrap_or_else(|_| "{}".into());

@@ -1,5 +1,6 @@
 //! The `activate ISO` command: shows what will happen, asks for confirmation on a
-//! terminal (`--yes` for automation; neither: exit 2), then writes, verifies and arms.
+//! terminal (`--yes` for automation; neither: exit 2), then writes, verifies and arms,
+//! drawing its progress on stderr (a bar on a terminal, lines otherwise).
 use crate::cli::{ActivateArgs, Ctx, Exit};
 use std::io::{BufRead, IsTerminal};
 use upgrade_core::appliance::config::Config;
@@ -29,11 +30,13 @@ pub fn run(ctx: &Ctx, args: &ActivateArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Refused);
         }
     }
-    match activate::run(
+    let view = crate::progress_view::CliProgress::for_stderr(ctx.ascii, ctx.json);
+    match activate::run_observed(
         &ctx.root,
         &plan,
         upgrade_core::upgrade::killpoint::chunk_override()
             .unwrap_or(upgrade_core::slots::slot_io::CHUNK),
+        vec![Box::new(view)],
     ) {
         Ok(r) => {
             if ctx.json {

@@ -1,10 +1,12 @@
 //! The `phase2` command: the background migration of the committed firmware, run as
-//! a service; resumes from its last checkpoint.
+//! a service; resumes from its last checkpoint. Progress is drawn on stderr (a bar on a
+//! terminal, a line per step and every few seconds in a service's log).
 use crate::cli::{Ctx, Exit};
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     upgrade_core::appliance::console_log::init(&ctx.root, false);
-    match upgrade_core::upgrade::phase2::run(&ctx.root) {
+    let view = crate::progress_view::CliProgress::for_stderr(ctx.ascii, ctx.json);
+    match upgrade_core::upgrade::phase2::run_observed(&ctx.root, vec![Box::new(view)]) {
         Ok(s) => {
             if ctx.json {
                 crate::outln!("{}", serde_json::to_string_pretty(&s)?);

@@ -5,12 +5,12 @@
 use crate::cli::{Ctx, Exit, RecoverArgs};
 use upgrade_core::appliance::config::Config;
 use upgrade_core::recovery;
-use upgrade_core::upgrade::progress::Progress;
+use upgrade_core::upgrade::progress::{Operation, Outcome, Progress};
 
 /// Why: the reason a failed operation recorded, else "requested".
 fn reason(ctx: &Ctx) -> String {
-    match Progress::load(&ctx.root) {
-        Some(p) if p.outcome.as_deref() == Some("recovery") && p.operation != "recover" => {
+    match Progress::read(&ctx.root).into_present() {
+        Some(p) if p.outcome == Some(Outcome::Recovery) && p.operation != Operation::Recover => {
             format!("{} failed and cannot roll back: {}", p.operation, p.message)
         }
         _ => "requested with `upgrade-console recover`".into(),

@@ -15,7 +15,7 @@ use upgrade_core::image::verify::VerifyReport;
 use upgrade_core::image::version::Version;
 use upgrade_core::report::status::StatusReport;
 use upgrade_core::slots::slot_status::{SlotStatus, booted_slot};
-use upgrade_core::upgrade::progress::Progress;
+use upgrade_core::upgrade::progress::{Operation, Outcome, Progress};
 
 /// Keys closer together than this after an accepted hash are the rest of a paste.
 const PASTE_GAP: std::time::Duration = std::time::Duration::from_millis(50);
@@ -474,7 +474,8 @@ impl App {
             self.slots = slots;
             changed = true;
         }
-        let progress = Progress::load(&self.root);
+        // A damaged progress.json shows as no operation; `status` says it is damaged.
+        let progress = Progress::read(&self.root).into_present();
         if progress != self.progress {
             self.progress = progress;
             changed = true;
@@ -550,17 +551,17 @@ impl App {
             return;
         };
         let live = p.outcome.is_none() && worker::process_alive(p.pid);
-        match p.operation.as_str() {
-            "activate" if live => {
+        match p.operation {
+            Operation::Activate if live => {
                 self.wizard.step = Step::Activate;
                 self.screen = Screen::Wizard;
             }
-            "activate"
-                if p.outcome.as_deref() == Some("done") && self.wizard.saved.target.is_some() =>
+            Operation::Activate
+                if p.outcome == Some(Outcome::Done) && self.wizard.saved.target.is_some() =>
             {
                 self.wizard.step = Step::Reboot;
             }
-            "boot" => {
+            Operation::Boot => {
                 self.screen = Screen::Wizard;
                 self.wizard.step = if live {
                     Step::Phase1
@@ -568,10 +569,10 @@ impl App {
                     Step::VersionCheck
                 };
             }
-            "recover" => self.screen = Screen::Recovery,
-            _ => {}
+            Operation::Recover => self.screen = Screen::Recovery,
+            Operation::Activate | Operation::Phase2 => {}
         }
-        if p.outcome.as_deref() == Some("recovery") {
+        if p.outcome == Some(Outcome::Recovery) {
             self.screen = Screen::Recovery;
         }
     }
@@ -789,16 +790,18 @@ impl App {
             // why in progress.json; the wizard's next screen shows it.
             (Op::Reboot, false)
                 if self.progress.as_ref().is_some_and(|p| {
-                    matches!(p.operation.as_str(), "boot" | "recover") && p.outcome.is_some()
+                    matches!(p.operation, Operation::Boot | Operation::Recover)
+                        && p.outcome.is_some()
                 }) =>
             {
-                let p = self.progress.clone().unwrap_or_default();
+                let outcome = self
+                    .progress
+                    .as_ref()
+                    .and_then(|p| p.outcome)
+                    .map_or("", |o| o.as_str());
                 self.say(
                     Level::Error,
-                    format!(
-                        "the boot phase ended in {}: see the screen above",
-                        p.outcome.unwrap_or_default()
-                    ),
+                    format!("the boot phase ended in {outcome}: see the screen above"),
                 );
                 self.after_progress();
             }
@@ -828,8 +831,8 @@ impl App {
         let Some(p) = self.progress.clone() else {
             return;
         };
-        if p.operation == "boot" && self.wizard.step >= Step::Reboot {
-            match p.outcome.as_deref() {
+        if p.operation == Operation::Boot && self.wizard.step >= Step::Reboot {
+            match p.outcome {
                 None => self.wizard.step = Step::Phase1,
                 Some(_) if self.wizard.step < Step::VersionCheck => {
                     self.wizard.step = Step::VersionCheck;
@@ -838,7 +841,7 @@ impl App {
                 Some(_) => {}
             }
         }
-        if p.outcome.as_deref() == Some("recovery") && self.screen == Screen::Wizard {
+        if p.outcome == Some(Outcome::Recovery) && self.screen == Screen::Wizard {
             self.screen = Screen::Recovery;
         }
     }

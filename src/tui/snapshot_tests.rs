@@ -17,7 +17,7 @@ use std::sync::mpsc::{Sender, channel};
 use std::time::Duration;
 use upgrade_core::appliance::root::ApplianceRoot;
 use upgrade_core::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus};
-use upgrade_core::upgrade::progress::Progress;
+use upgrade_core::upgrade::progress::{Operation, Outcome, Progress};
 
 /// The demo appliance, built once under target/ and reused by later runs; tests
 /// copy its small state files and read its images.
@@ -379,13 +379,13 @@ fn activation_in_progress_found_by_a_new_console() {
         write_progress(
             root.path(),
             Progress {
-                operation: "activate".into(),
+                operation: Operation::Activate,
                 stage: "write".into(),
                 step: "slot B".into(),
                 fraction: 0.42,
                 rollback_possible: true,
                 message: "writing the payload to slot B".into(),
-                ..Progress::default()
+                ..Progress::new(Operation::Activate)
             },
         );
         let (mut c, tx) = console(root.path(), None, v);
@@ -404,12 +404,12 @@ fn reboot_confirmation_says_no_downgrade() {
         write_progress(
             root.path(),
             Progress {
-                operation: "activate".into(),
+                operation: Operation::Activate,
                 stage: "done".into(),
                 fraction: 1.0,
                 rollback_possible: true,
-                outcome: Some("done".into()),
-                ..Progress::default()
+                outcome: Some(Outcome::Done),
+                ..Progress::new(Operation::Activate)
             },
         );
         let (mut c, tx) = console(root.path(), None, v);
@@ -432,14 +432,14 @@ fn phase1_version_check_and_reminders() {
         write_progress(
             root.path(),
             Progress {
-                operation: "boot".into(),
+                operation: Operation::Boot,
                 stage: "phase1".into(),
                 step: "Migrate configuration".into(),
                 fraction: 0.35,
                 rollback_possible: true,
                 do_not_power_off: true,
                 message: "migrating the configuration".into(),
-                ..Progress::default()
+                ..Progress::new(Operation::Boot)
             },
         );
         let (mut c, tx) = console(root.path(), None, v);
@@ -463,12 +463,12 @@ fn phase1_version_check_and_reminders() {
         write_progress(
             root.path(),
             Progress {
-                operation: "boot".into(),
+                operation: Operation::Boot,
                 stage: "commit".into(),
                 fraction: 1.0,
                 rollback_possible: false,
-                outcome: Some("done".into()),
-                ..Progress::default()
+                outcome: Some(Outcome::Done),
+                ..Progress::new(Operation::Boot)
             },
         );
         tx.send(Msg::Tick).unwrap();
@@ -489,13 +489,13 @@ fn rolled_back_upgrade_offers_the_bundle() {
         write_progress(
             root.path(),
             Progress {
-                operation: "boot".into(),
+                operation: Operation::Boot,
                 stage: "rollback".into(),
                 fraction: 0.2,
                 rollback_possible: true,
                 message: "phase 1 failed: Migrate configuration exited 1".into(),
-                outcome: Some("rolled-back".into()),
-                ..Progress::default()
+                outcome: Some(Outcome::RolledBack),
+                ..Progress::new(Operation::Boot)
             },
         );
         let (mut c, tx) = console(root.path(), None, v);

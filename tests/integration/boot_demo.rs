@@ -72,6 +72,11 @@ fn demo_failure_images_roll_back_or_require_recovery() {
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r[0]["outcome"], "recovery-required", "{}", describe(&o));
-    let p = upgrade_core::upgrade::progress::Progress::load(&rt).unwrap();
-    assert_eq!(p.outcome.as_deref(), Some("recovery"));
+    let p = upgrade_core::upgrade::progress::Progress::read(&rt)
+        .into_present()
+        .unwrap();
+    assert_eq!(
+        p.outcome,
+        Some(upgrade_core::upgrade::progress::Outcome::Recovery)
+    );
 }

@@ -76,8 +76,13 @@ fn whole_upgrade_from_the_command_line() {
         std::fs::read(root.join("etc/appliance/appliance.toml")).unwrap(),
         config_before
     );
-    let p = Progress::load(&ApplianceRoot::new(&root)).unwrap();
-    assert_eq!(p.outcome.as_deref(), Some("done"));
+    let p = Progress::read(&ApplianceRoot::new(&root))
+        .into_present()
+        .unwrap();
+    assert_eq!(
+        p.outcome,
+        Some(upgrade_core::upgrade::progress::Outcome::Done)
+    );
     assert!(!p.do_not_power_off && !p.rollback_possible);
     let log = std::fs::read_to_string(root.join("var/log/upgrade-console/console.log")).unwrap();
     assert!(log.contains("converted 5 records"), "step output is logged");
@@ -167,8 +172,13 @@ fn a_failing_step_before_the_point_of_no_return_rolls_back() {
         std::fs::read_to_string(root.join("var/lib/appliance/db.v1")).unwrap(),
         DB_V1
     );
-    let p = Progress::load(&ApplianceRoot::new(&root)).unwrap();
-    assert_eq!(p.outcome.as_deref(), Some("rolled-back"));
+    let p = Progress::read(&ApplianceRoot::new(&root))
+        .into_present()
+        .unwrap();
+    assert_eq!(
+        p.outcome,
+        Some(upgrade_core::upgrade::progress::Outcome::RolledBack)
+    );
     // The step's stderr and protocol log made it into the console log.
     let log = std::fs::read_to_string(root.join("var/log/upgrade-console/console.log")).unwrap();
     assert!(log.contains("something broke") && log.contains("simulated migration failure"));
@@ -229,8 +239,13 @@ fn a_failure_after_an_irreversible_step_requires_recovery() {
         state_of(&root),
         UpgradeState::RecoveryRequired { .. }
     ));
-    let p = Progress::load(&ApplianceRoot::new(&root)).unwrap();
-    assert_eq!(p.outcome.as_deref(), Some("recovery"));
+    let p = Progress::read(&ApplianceRoot::new(&root))
+        .into_present()
+        .unwrap();
+    assert_eq!(
+        p.outcome,
+        Some(upgrade_core::upgrade::progress::Outcome::Recovery)
+    );
     assert!(!p.rollback_possible);
     // The new slot keeps booting (recovery runs there); the old one is not chosen.
     let env = env_of(&root);

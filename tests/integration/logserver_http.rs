@@ -110,13 +110,15 @@ fn log_status_and_page_scrub_secrets() {
     assert!(page.contains("EventSource('/events"), "{page}");
     assert!(!page.contains(SECRET));
     let mut p = upgrade_core::upgrade::progress::Progress {
-        operation: "boot".into(),
+        operation: upgrade_core::upgrade::progress::Operation::Boot,
         stage: "phase1".into(),
         fraction: 0.5,
         rollback_possible: false,
         do_not_power_off: true,
         message: format!("migrating with {SECRET}"),
-        ..Default::default()
+        ..upgrade_core::upgrade::progress::Progress::new(
+            upgrade_core::upgrade::progress::Operation::Boot,
+        )
     };
     p.save(&root).unwrap();
     let s = get(a, "/status.json");

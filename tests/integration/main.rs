@@ -22,6 +22,7 @@ mod iso_images;
 mod logserver_chromium;
 mod logserver_http;
 mod powercut;
+mod progress_cli;
 mod recovery_hardening;
 mod recovery_netns;
 mod rules_config;

@@ -12,7 +12,7 @@ pub mod sshd;
 use crate::appliance::config::Config;
 use crate::appliance::root::ApplianceRoot;
 use crate::logserver::{self, LogServerHandle};
-use crate::upgrade::progress::Progress;
+use crate::upgrade::progress::{Operation, Outcome, ProgressFile, Reporter};
 use netlink::InterfaceResult;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -134,22 +134,11 @@ pub fn enter(
     Ok(report)
 }
 
-fn save_progress(root: &ApplianceRoot, stage: &str, fraction: f64, message: &str) {
-    let mut p = Progress {
-        operation: "recover".into(),
-        stage: stage.into(),
-        step: String::new(),
-        fraction,
-        rollback_possible: false,
-        do_not_power_off: false,
-        message: message.into(),
-        outcome: Some("recovery".into()),
-        ..Default::default()
-    };
-    if let Err(e) = p.save(root) {
-        log::error!("cannot write progress.json: {e}");
-    }
-}
+/// Entering recovery's steps and weights (of 10); "ready" is a moment.
+const NETWORK_WEIGHT: u64 = 3;
+const SSH_WEIGHT: u64 = 3;
+const BUNDLE_WEIGHT: u64 = 3;
+const READY_WEIGHT: u64 = 1;
 
 /// The addresses to listen on: every configured address that came up.
 fn up_addresses(results: &[InterfaceResult]) -> Vec<IpAddr> {
@@ -169,7 +158,18 @@ pub fn enter_session(
 ) -> anyhow::Result<(RecoveryReport, RecoverySession)> {
     let sealed = config.appliance.sealed;
     log::warn!("entering recovery mode: {reason}");
-    save_progress(root, "network", 0.1, &format!("recovery: {reason}"));
+    let mut progress = Reporter::new(
+        Operation::Recover,
+        NETWORK_WEIGHT + SSH_WEIGHT + BUNDLE_WEIGHT + READY_WEIGHT,
+    )
+    .with(ProgressFile::new(root));
+    // The appliance is in recovery from the first step on: readers see the outcome
+    // while the steps run.
+    progress.set_safety(false, false);
+    progress.mark(Outcome::Recovery);
+    progress.begin_step("network", NETWORK_WEIGHT, 1);
+    progress.set_message(&format!("recovery: {reason}"));
+    let mut ssh_step = false;
 
     let mut interfaces = Vec::new();
     let off_limits = host_guard::network_off_limits(root);
@@ -251,7 +251,10 @@ pub fn enter_session(
     } else if let Some(why) = off_limits {
         report.ssh_error = Some(why);
     } else {
-        save_progress(root, "ssh", 0.4, &format!("recovery: {reason}"));
+        progress.end_step();
+        progress.begin_step("ssh", SSH_WEIGHT, 1);
+        progress.set_message(&format!("recovery: {reason}"));
+        ssh_step = true;
         let plan = sshd::SshdPlan::new(root, listen);
         plan.stop_previous();
         match plan.prepare().and_then(|_| plan.start()) {
@@ -278,7 +281,12 @@ pub fn enter_session(
         }
     }
 
-    save_progress(root, "bundle", 0.7, &format!("recovery: {reason}"));
+    progress.end_step();
+    if !ssh_step {
+        progress.skip(SSH_WEIGHT);
+    }
+    progress.begin_step("bundle", BUNDLE_WEIGHT, 1);
+    progress.set_message(&format!("recovery: {reason}"));
     match crate::support::bundle::write_bundle(root, None) {
         Ok(p) => report.bundle = Some(p),
         Err(e) => {
@@ -327,7 +335,10 @@ pub fn enter_session(
         }
         crate::state::recovery::save(root, &report)?;
     }
-    save_progress(root, "ready", 1.0, &summary_line(&report));
+    progress.end_step();
+    progress.begin_step("ready", READY_WEIGHT, 1);
+    progress.end_step();
+    progress.finish_in("ready", Outcome::Recovery, &summary_line(&report));
     log::info!("recovery ready: {}", summary_line(&report));
     Ok((report, session))
 }

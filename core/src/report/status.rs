@@ -64,6 +64,9 @@ pub struct StatusReport {
     pub sealed: bool,
     pub interfaces: Vec<InterfaceView>,
     pub operation: Option<Progress>,
+    /// Why progress.json could not be read, when it is damaged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_damaged: Option<String>,
     /// The upgrade state from the journal, in one line.
     pub upgrade: Option<String>,
     /// The last upgrade's outcome as the operator must hear it (rolled back, recovery...).
@@ -90,6 +93,7 @@ pub fn gather(root: &ApplianceRoot, config: &Config) -> anyhow::Result<StatusRep
     let slots = SlotStatus::load(root)?;
     let booted = booted_slot(root);
     let current = slots.get(booted).version;
+    let progress = Progress::read(root);
     let slot_views = [SlotName::A, SlotName::B]
         .into_iter()
         .map(|s| {
@@ -174,7 +178,8 @@ pub fn gather(root: &ApplianceRoot, config: &Config) -> anyhow::Result<StatusRep
                 link: link_state(&i.name),
             })
             .collect(),
-        operation: Progress::load(root),
+        operation: progress.clone().into_present(),
+        operation_damaged: progress.damaged().map(String::from),
         upgrade: journal.ok().map(|j| j.state().describe()),
         last_upgrade: crate::upgrade::boot::after_boot_message(root),
         phase2: crate::upgrade::phase2::phase2_summary(root),
@@ -276,9 +281,16 @@ pub fn render_text(s: &StatusReport) -> String {
             let _ = writeln!(o, "{}", textwrap::fill(line, opts));
         }
     }
+    if let Some(why) = &s.operation_damaged {
+        let _ = writeln!(o, "\nOperation");
+        let opts = textwrap::Options::new(80)
+            .initial_indent("  ")
+            .subsequent_indent("    ");
+        let _ = writeln!(o, "{}", textwrap::fill(&format!("damaged: {why}"), opts));
+    }
     if let Some(p) = &s.operation {
         let _ = writeln!(o, "\nOperation");
-        let outcome = p.outcome.as_deref().unwrap_or("running");
+        let outcome = p.outcome.map_or("running", |o| o.as_str());
         let line = format!(
             "{} {}: {} ({:.0} %) - {}",
             p.operation,

@@ -17,7 +17,7 @@ use crate::slots::slot_status::{
 };
 use crate::upgrade::journal::{self, Event, FileId, Journal, JournalError, Target, UpgradeState};
 use crate::upgrade::killpoint;
-use crate::upgrade::progress::Progress;
+use crate::upgrade::progress::{Observer, Operation, Outcome, ProgressFile, Reporter};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -199,18 +199,20 @@ pub fn prepare(root: &ApplianceRoot, config: &Config, iso: &Path) -> Result<Plan
     })
 }
 
-fn set_progress(root: &ApplianceRoot, stage: &str, fraction: f64, message: &str) {
-    let mut p = Progress {
-        operation: "activate".into(),
-        stage: stage.into(),
-        fraction,
-        rollback_possible: true,
-        message: message.into(),
-        ..Progress::default()
-    };
-    if let Err(e) = p.save(root) {
-        log::warn!("cannot write progress: {e}");
-    }
+/// Activation's steps and their weights: the slot write and its read-back take nearly
+/// all the time; staging and arming are a few small files.
+const STEPS: [(&str, u64); 4] = [
+    ("write", 48),
+    ("read-back", 48),
+    ("staging", 3),
+    ("arming", 1),
+];
+
+fn weight(step: &str) -> u64 {
+    STEPS
+        .iter()
+        .find(|(n, _)| *n == step)
+        .map_or(0, |(_, w)| *w)
 }
 
 fn set_slot(root: &ApplianceRoot, slot: SlotName, rec: SlotRecord) -> Result<(), ActivateError> {
@@ -223,6 +225,7 @@ fn set_slot(root: &ApplianceRoot, slot: SlotName, rec: SlotRecord) -> Result<(),
 
 fn fail(
     root: &ApplianceRoot,
+    progress: &mut Reporter,
     slot: SlotName,
     reason: String,
 ) -> Result<ActivateError, ActivateError> {
@@ -243,15 +246,7 @@ fn fail(
             reason: reason.clone(),
         },
     )?;
-    let mut p = Progress {
-        operation: "activate".into(),
-        stage: "failed".into(),
-        rollback_possible: true,
-        message: reason.clone(),
-        outcome: Some("failed".into()),
-        ..Progress::default()
-    };
-    let _ = p.save(root);
+    progress.finish(Outcome::Failed, &reason);
     Ok(ActivateError::Refused(reason))
 }
 
@@ -271,6 +266,16 @@ pub fn activation_running(root: &ApplianceRoot) -> bool {
 /// Carries out a prepared plan. The slot is written only after `prepare` passed and
 /// the operator confirmed.
 pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, ActivateError> {
+    run_observed(root, plan, chunk, Vec::new())
+}
+
+/// `run`, with progress shown to `observers` besides progress.json.
+pub fn run_observed<'a>(
+    root: &ApplianceRoot,
+    plan: &Plan,
+    chunk: usize,
+    observers: Vec<Box<dyn Observer + 'a>>,
+) -> Result<Report, ActivateError> {
     let lp = lock_path(root);
     let lf =
         crate::appliance::safe_open::open_lock(&lp).map_err(|source| ActivateError::Stage {
@@ -283,6 +288,28 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
                 "another activation is writing a slot right now; wait for it to finish".into(),
             )
         })?;
+    // Only the holder of the lock may write progress.json: a refused second activate
+    // must not overwrite the running one's progress.
+    let mut progress = Reporter::new(Operation::Activate, STEPS.iter().map(|(_, w)| w).sum())
+        .with(ProgressFile::new(root));
+    for o in observers {
+        progress.add(o);
+    }
+    let result = write_and_arm(root, plan, chunk, &mut progress);
+    if let Err(e) = &result
+        && progress.record().outcome.is_none()
+    {
+        progress.finish(Outcome::Failed, &e.to_string());
+    }
+    result
+}
+
+fn write_and_arm(
+    root: &ApplianceRoot,
+    plan: &Plan,
+    chunk: usize,
+    progress: &mut Reporter,
+) -> Result<Report, ActivateError> {
     let t = &plan.target;
     let m = &plan.image.manifest;
     let size = m.payload.size;
@@ -320,9 +347,9 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         let j = Journal::open(root)?;
         file_before.filter(|f| j.passed_exact(m, None, Some(f)) == (true, true))
     };
-    set_progress(root, "write", 0.0, &format!("writing slot {}", t.slot));
+    progress.begin_step("write", weight("write"), 1);
+    progress.set_message(&format!("writing slot {}", t.slot));
     let started = Instant::now();
-    let mut last = Instant::now();
     let mut written_at = None;
     let report = match slot_io::write_payload(
         &plan.image.path,
@@ -331,29 +358,32 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         chunk,
         known_file.is_none(),
         &mut |w, v| {
+            // The read-back trails the write; its step begins when the write is done.
             if w >= size && written_at.is_none() {
                 written_at = Some(started.elapsed().as_secs_f64());
+                progress.end_step();
+                progress.begin_step("read-back", weight("read-back"), 1);
             }
-            if last.elapsed().as_millis() >= 100 {
-                last = Instant::now();
-                let stage = if w < size { "write" } else { "read-back" };
-                let f = 0.95 * (w + v) as f64 / (2 * size.max(1)) as f64;
-                set_progress(
-                    root,
-                    stage,
-                    f,
-                    &format!("written {w}, verified {v} of {size} bytes"),
-                );
-            }
+            let (done, msg) = if written_at.is_none() {
+                (w, format!("slot {}: written {w} of {size} bytes", t.slot))
+            } else {
+                (v, format!("slot {}: read back {v} of {size} bytes", t.slot))
+            };
+            progress.update(done as f64 / size.max(1) as f64, &msg);
         },
     ) {
         Ok(r) => r,
         // The slot may hold part of the image: record it bad, never leave "writing".
         Err(e) => {
-            fail(root, t.slot, e.to_string())?;
+            fail(root, progress, t.slot, e.to_string())?;
             return Err(e.into());
         }
     };
+    if written_at.is_none() {
+        progress.end_step();
+        progress.begin_step("read-back", weight("read-back"), 1);
+    }
+    progress.end_step();
     let seconds = started.elapsed().as_secs_f64();
     log::info!(
         "activate: wrote {} bytes to slot {} in {:.2} s and had read them back after {:.2} s (O_DIRECT write {}, read {})",
@@ -367,6 +397,7 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     if hex::encode(report.payload_sha256) != t.sha256 {
         return Err(fail(
             root,
+            progress,
             t.slot,
             format!(
                 "the payload read from the image has SHA-256 {} but the manifest says {}; the image is damaged: download it again",
@@ -379,6 +410,7 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     if hex::encode(report.read_back_sha256) != t.sha256 {
         return Err(fail(
             root,
+            progress,
             t.slot,
             format!(
                 "slot {} reads back with SHA-256 {} instead of {}; the disk did not store what was written: check the disk, then activate again",
@@ -407,7 +439,7 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
         (None, None) => Err("the image was not hashed".to_string()),
     };
     if let Err(reason) = exact {
-        return Err(fail(root, t.slot, reason)?);
+        return Err(fail(root, progress, t.slot, reason)?);
     }
     journal::append(
         root,
@@ -430,34 +462,36 @@ pub fn run(root: &ApplianceRoot, plan: &Plan, chunk: usize) -> Result<Report, Ac
     )?;
 
     // 5. Stage the manifest and migrations for the boot phase and phase 2.
-    set_progress(root, "stage", 0.96, "staging migrations");
+    progress.begin_step("staging", weight("staging"), 1);
+    progress.set_message("staging migrations");
     if let Err(e) = stage(root, &plan.image, &t.sha256) {
         // Not armed, and marked bad: a half-staged upgrade must never boot.
         let _ = std::fs::remove_dir_all(staged_dir(root, &t.sha256));
-        fail(root, t.slot, format!("staging the migrations failed: {e}"))?;
+        fail(
+            root,
+            progress,
+            t.slot,
+            format!("staging the migrations failed: {e}"),
+        )?;
         return Err(e);
     }
+    progress.end_step();
     killpoint::hit("staged");
 
     // 6. Journal, then arm: the new slot boots once; the old one is the fallback.
+    progress.begin_step("arming", weight("arming"), 1);
     journal::append(root, Event::Activated { target: t.clone() })?;
     let mut env = crate::slots::grubenv::GrubEnv::load(&env_path)?;
     bootchooser::arm_trial(&mut env, t.slot);
     bootchooser::save(&env, &env_path)?;
     killpoint::hit("grubenv:arm");
-    let mut p = Progress {
-        operation: "activate".into(),
-        stage: "armed".into(),
-        fraction: 1.0,
-        rollback_possible: true,
-        message: format!(
+    progress.finish(
+        Outcome::Done,
+        &format!(
             "firmware {} boots once from slot {} after the next reboot",
             t.version, t.slot
         ),
-        outcome: Some("done".into()),
-        ..Progress::default()
-    };
-    let _ = p.save(root);
+    );
     log::info!(
         "activate: slot {} armed with firmware {}; reboot to start it",
         t.slot,

@@ -27,7 +27,7 @@ use crate::state::{Loaded, staged as staged_dir, staged_manifest};
 use crate::upgrade::activate::slot_path;
 use crate::upgrade::journal::{Event, Journal, Target, UpgradeState};
 use crate::upgrade::killpoint;
-use crate::upgrade::progress::Progress;
+use crate::upgrade::progress::{Operation, Outcome, ProgressFile, Reporter};
 use crate::upgrade::reboot::Reboot;
 use crate::upgrade::steps::{StepLine, run_step};
 use serde::{Deserialize, Serialize};
@@ -126,6 +126,7 @@ struct Ctx<'a> {
     booted: SlotName,
     journal: Journal,
     reboot: &'a dyn Reboot,
+    progress: Reporter<'static>,
 }
 
 /// Runs the boot phase for the slot named in `proc/cmdline`.
@@ -150,16 +151,9 @@ pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> anyhow::Result<BootRepo
         Err(e) => {
             // The state cannot be trusted: change nothing, ask for help.
             let reason = e.to_string();
-            set_progress(
-                root,
-                "recovery",
-                "",
-                1.0,
-                false,
-                false,
-                &reason,
-                Some("recovery"),
-            );
+            let mut progress = boot_progress(root);
+            progress.set_safety(false, false);
+            progress.finish_in("recovery", Outcome::Recovery, &reason);
             hand_over_to_recovery(root, config.as_ref(), &reason);
             return Ok(report(
                 root,
@@ -177,6 +171,7 @@ pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> anyhow::Result<BootRepo
         booted,
         journal,
         reboot,
+        progress: boot_progress(root),
     };
     let state = ctx.journal.state();
     log::info!("boot: upgrade state: {}", state.describe());
@@ -239,16 +234,9 @@ pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> anyhow::Result<BootRepo
         UpgradeState::RecoveryRequired { reason, .. } => {
             let env = load_env(root, booted);
             ctx.normal(&env)?;
-            set_progress(
-                root,
-                "recovery",
-                "",
-                1.0,
-                false,
-                false,
-                &reason,
-                Some("recovery"),
-            );
+            ctx.progress.set_safety(false, false);
+            ctx.progress
+                .finish_in("recovery", Outcome::Recovery, &reason);
             hand_over_to_recovery(root, ctx.config.as_ref(), &reason);
             BootOutcome::RecoveryRequired { reason }
         }
@@ -410,31 +398,19 @@ fn load_env(root: &ApplianceRoot, booted: SlotName) -> GrubEnv {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn set_progress(
-    root: &ApplianceRoot,
-    stage: &str,
-    step: &str,
-    fraction: f64,
-    rollback_possible: bool,
-    do_not_power_off: bool,
-    message: &str,
-    outcome: Option<&str>,
-) {
-    let mut p = Progress {
-        operation: "boot".into(),
-        stage: stage.into(),
-        step: step.into(),
-        fraction,
-        rollback_possible,
-        do_not_power_off,
-        message: message.into(),
-        outcome: outcome.map(String::from),
-        ..Progress::default()
-    };
-    if let Err(e) = p.save(root) {
-        log::warn!("cannot write progress: {e}");
-    }
+/// The boot phase's top-level steps (of 100): phase 1 takes nearly all the time, the
+/// health check and the commit or rollback a moment each. Phase 1's own steps share
+/// its span by the manifest's weights.
+const PHASE1_WEIGHT: u64 = 96;
+const HEALTH_WEIGHT: u64 = 2;
+const COMMIT_WEIGHT: u64 = 2;
+
+fn boot_progress(root: &ApplianceRoot) -> Reporter<'static> {
+    Reporter::new(
+        Operation::Boot,
+        PHASE1_WEIGHT + HEALTH_WEIGHT + COMMIT_WEIGHT,
+    )
+    .with(ProgressFile::new(root))
 }
 
 impl Ctx<'_> {
@@ -496,9 +472,17 @@ impl Ctx<'_> {
             );
         }
         let steps = &manifest.phase1;
-        let total: f64 = steps.iter().map(|s| s.weight as f64).sum::<f64>().max(1.0);
-        let done_weight =
-            |k: usize| steps.iter().take(k).map(|s| s.weight as f64).sum::<f64>() / total;
+        let total: u64 = steps.iter().map(|s| u64::from(s.weight)).sum();
+        self.progress.set_safety(!ponr, true);
+        self.progress.begin_step("phase1", PHASE1_WEIGHT, total);
+        // A resumed phase 1 starts where the finished steps end.
+        self.progress.skip(
+            steps
+                .iter()
+                .take(steps_done)
+                .map(|s| u64::from(s.weight))
+                .sum(),
+        );
         log::info!(
             "boot: trial boot of firmware {} on slot {}: {} phase-1 step(s), {} done",
             t.version,
@@ -516,6 +500,7 @@ impl Ctx<'_> {
                     name: step.name.clone(),
                 })?;
                 ponr = true;
+                self.progress.set_safety(false, true);
                 log::warn!(
                     "boot: step \"{}\" is irreversible: from here on there is no rollback",
                     step.name
@@ -553,13 +538,11 @@ impl Ctx<'_> {
             }
             .filter(|c| c.sha256 == t.sha256 && c.index == k)
             .map(|c| c.checkpoint);
-            let base = done_weight(k);
-            let span = step.weight as f64 / total;
             let msg = format!("phase 1: {} - do not power off", step.name);
-            set_progress(
-                self.root, "phase1", &step.name, base, !ponr, true, &msg, None,
-            );
-            let mut last = Instant::now();
+            self.progress
+                .begin_step(&step.name, u64::from(step.weight), 1);
+            self.progress.set_message(&msg);
+            let progress = &mut self.progress;
             let mut last_logged = Instant::now();
             let root = self.root;
             let sha = t.sha256.clone();
@@ -580,20 +563,8 @@ impl Ctx<'_> {
                                 text.as_deref().unwrap_or("")
                             );
                         }
-                        if last.elapsed().as_millis() >= 100 {
-                            last = Instant::now();
-                            let m = text.unwrap_or_else(|| msg.clone());
-                            set_progress(
-                                root,
-                                "phase1",
-                                &name,
-                                base + span * fraction,
-                                !ponr,
-                                true,
-                                &m,
-                                None,
-                            );
-                        }
+                        let m = text.unwrap_or_else(|| msg.clone());
+                        progress.update(fraction, &m);
                     }
                     StepLine::Checkpoint(c) => {
                         let rec = Phase1Checkpoint {
@@ -621,17 +592,11 @@ impl Ctx<'_> {
                 }
             }
             self.journal.append(Event::StepDone { index: k })?;
+            self.progress.end_step();
         }
-        set_progress(
-            self.root,
-            "health",
-            "",
-            1.0,
-            !ponr,
-            true,
-            "health check",
-            None,
-        );
+        self.progress.end_step();
+        self.progress.begin_step("health", HEALTH_WEIGHT, 1);
+        self.progress.set_message("health check");
         if let Err(reason) = self.health(t) {
             return self.failed(t, ponr, format!("health check failed: {reason}"));
         }
@@ -722,15 +687,11 @@ impl Ctx<'_> {
                 }
             }
         }
-        set_progress(
-            self.root,
+        self.progress.set_safety(false, false);
+        self.progress.finish_in(
             "commit",
-            "",
-            1.0,
-            false,
-            false,
+            Outcome::Done,
             &format!("firmware {} committed", t.version),
-            Some("done"),
         );
         log::info!("boot: firmware {} on slot {} committed", t.version, t.slot);
         Ok(BootOutcome::Committed {
@@ -771,15 +732,11 @@ impl Ctx<'_> {
         bootchooser::rollback(&mut env, t.slot, t.from);
         self.save_env(&env, "grubenv:rollback")?;
         self.set_slot(t.slot, |r| r.state = SlotState::Bad)?;
-        set_progress(
-            self.root,
+        self.progress.set_safety(true, false);
+        self.progress.finish_in(
             "rollback",
-            "",
-            1.0,
-            true,
-            false,
+            Outcome::RolledBack,
             &format!("{reason}; rolling back to slot {}", t.from),
-            Some("rolled-back"),
         );
         log::warn!("boot: rolling back to slot {}: rebooting", t.from);
         self.reboot.reboot(self.root)?;
@@ -798,16 +755,9 @@ impl Ctx<'_> {
         bootchooser::rollback(&mut env, t.slot, self.booted);
         self.normal(&env)?;
         self.set_slot(t.slot, |r| r.state = SlotState::Bad)?;
-        set_progress(
-            self.root,
-            "rollback",
-            "",
-            1.0,
-            true,
-            false,
-            &reason,
-            Some("rolled-back"),
-        );
+        self.progress.set_safety(true, false);
+        self.progress
+            .finish_in("rollback", Outcome::RolledBack, &reason);
         Ok(BootOutcome::RolledBack { reason })
     }
 
@@ -852,16 +802,9 @@ impl Ctx<'_> {
                 t.slot
             );
         }
-        set_progress(
-            self.root,
-            "recovery",
-            "",
-            1.0,
-            false,
-            false,
-            &reason,
-            Some("recovery"),
-        );
+        self.progress.set_safety(false, false);
+        self.progress
+            .finish_in("recovery", Outcome::Recovery, &reason);
         hand_over_to_recovery(self.root, self.config.as_ref(), &reason);
         Ok(BootOutcome::RecoveryRequired { reason })
     }

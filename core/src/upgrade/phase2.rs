@@ -9,10 +9,9 @@ use crate::appliance::root::ApplianceRoot;
 use crate::state::{staged as staged_dir, staged_manifest};
 use crate::upgrade::journal::UpgradeState;
 use crate::upgrade::killpoint;
-use crate::upgrade::progress::Progress;
+use crate::upgrade::progress::{Observer, Operation, Outcome, ProgressFile, Reporter};
 use crate::upgrade::steps::{StepLine, run_step};
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 
 /// The saved state of phase 2.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,26 +140,17 @@ pub fn phase2_summary(root: &ApplianceRoot) -> Option<Phase2Summary> {
     })
 }
 
-fn set_progress(root: &ApplianceRoot, st: &Phase2State, message: &str, outcome: Option<&str>) {
-    let mut p = Progress {
-        operation: "phase2".into(),
-        stage: "phase2".into(),
-        step: st.step_name.clone(),
-        fraction: st.fraction,
-        rollback_possible: false,
-        do_not_power_off: false,
-        message: message.into(),
-        outcome: outcome.map(String::from),
-        ..Progress::default()
-    };
-    if let Err(e) = p.save(root) {
-        log::warn!("cannot write progress: {e}");
-    }
-}
-
 /// Runs (or resumes) phase 2. Returns the summary; an error when a step failed
 /// (the service manager restarts it, and it resumes from the last checkpoint).
 pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
+    run_observed(root, Vec::new())
+}
+
+/// `run`, with progress shown to `observers` besides progress.json.
+pub fn run_observed(
+    root: &ApplianceRoot,
+    observers: Vec<Box<dyn Observer + '_>>,
+) -> anyhow::Result<Option<Phase2Summary>> {
     std::fs::create_dir_all(root.state_dir())?;
     let lock_file = crate::appliance::safe_open::open_lock(&crate::state::phase2_lock(root))?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
@@ -176,6 +166,21 @@ pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
     let staged = staged_dir(root, &st.sha256);
     let steps = &manifest.phase2;
     let total: f64 = steps.iter().map(|s| s.weight as f64).sum::<f64>().max(1.0);
+    // One stage, "phase2", whose steps share it by the manifest's weights; a resumed
+    // phase 2 starts where its finished steps end.
+    let mut progress = Reporter::new(Operation::Phase2, 1).with(ProgressFile::new(root));
+    for o in observers {
+        progress.add(o);
+    }
+    progress.set_safety(false, false);
+    progress.begin_step("phase2", 1, steps.iter().map(|s| u64::from(s.weight)).sum());
+    progress.skip(
+        steps
+            .iter()
+            .take(st.step)
+            .map(|s| u64::from(s.weight))
+            .sum(),
+    );
     for (k, step) in steps.iter().enumerate().skip(st.step) {
         let base = steps.iter().take(k).map(|s| s.weight as f64).sum::<f64>() / total;
         let span = step.weight as f64 / total;
@@ -194,7 +199,7 @@ pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
                 .unwrap_or_default()
         );
         let checkpoint = st.checkpoint.clone();
-        let mut last = Instant::now();
+        progress.begin_step(&step.name, u64::from(step.weight), 1);
         let mut save_err = None;
         let outcome = run_step(
             root,
@@ -204,11 +209,8 @@ pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
             &mut |line| match line {
                 StepLine::Progress { fraction, text } => {
                     st.fraction = base + span * fraction;
-                    if last.elapsed().as_millis() >= 100 {
-                        last = Instant::now();
-                        let m = text.unwrap_or_else(|| format!("phase 2: {}", step.name));
-                        set_progress(root, &st, &m, None);
-                    }
+                    let m = text.unwrap_or_else(|| format!("phase 2: {}", step.name));
+                    progress.update(fraction, &m);
                 }
                 StepLine::Checkpoint(c) => {
                     st.checkpoint = Some(c);
@@ -232,7 +234,7 @@ pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
             log::error!("phase 2: {f}");
             st.failed = Some(f.clone());
             save(root, &mut st)?;
-            set_progress(root, &st, &f, Some("failed"));
+            progress.finish(Outcome::Failed, &f);
             anyhow::bail!("phase 2: {f}; run `upgrade-console phase2` again to resume");
         }
         st.step = k + 1;
@@ -240,11 +242,12 @@ pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
         st.fraction = base + span;
         save(root, &mut st)?;
         killpoint::hit("phase2:step-done");
+        progress.end_step();
     }
     st.done = true;
     st.fraction = 1.0;
     save(root, &mut st)?;
-    set_progress(root, &st, "phase 2 done", Some("done"));
+    progress.finish(Outcome::Done, "phase 2 done");
     log::info!("phase 2: done");
     Ok(phase2_summary(root))
 }

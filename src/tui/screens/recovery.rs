@@ -11,6 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
 use serde_json::Value;
+use upgrade_core::upgrade::progress::{Operation, Outcome};
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
@@ -36,10 +37,9 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         .map(|c| c.appliance.sealed)
         .unwrap_or(false);
     let in_recovery = app.recovery_active()
-        || app
-            .progress
-            .as_ref()
-            .is_some_and(|p| p.operation == "recover" || p.outcome.as_deref() == Some("recovery"));
+        || app.progress.as_ref().is_some_and(|p| {
+            p.operation == Operation::Recover || p.outcome == Some(Outcome::Recovery)
+        });
     // recovery.json: {"active": bool, "report": RecoveryReport} (upgrade_core::recovery).
     let active = app.recovery_active();
     let report = app.recovery.as_ref().map(|r| r.get("report").unwrap_or(r));

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use upgrade_core::check::space::human;
 use upgrade_core::slots::slot_status::{SlotName, booted_slot};
+use upgrade_core::upgrade::progress::Outcome;
 
 fn row<'a>(app: &App, label: &str, value: String) -> Line<'a> {
     Line::from(vec![
@@ -156,8 +157,8 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
             ),
         ],
         (Some(p), None) => {
-            let outcome = p.outcome.clone().unwrap_or_else(|| "interrupted".into());
-            let style = if outcome == "done" {
+            let outcome = p.outcome.map_or("interrupted", |o| o.as_str());
+            let style = if p.outcome == Some(Outcome::Done) {
                 app.theme.ok
             } else {
                 app.theme.error

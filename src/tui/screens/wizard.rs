@@ -13,6 +13,7 @@ use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 use upgrade_core::check::finding::Severity;
 use upgrade_core::check::space::human;
 use upgrade_core::slots::slot_status::booted_slot;
+use upgrade_core::upgrade::progress::{Operation, Outcome};
 
 fn steps(app: &App, area: Rect, buf: &mut Buffer) {
     let s = sym(app.ascii);
@@ -436,7 +437,7 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
             let running = w.activate.as_ref().is_some_and(|a| a.exit.is_none())
                 || app
                     .live_operation()
-                    .is_some_and(|p| p.operation == "activate");
+                    .is_some_and(|p| p.operation == Operation::Activate);
             if running || w.activate.is_some() {
                 progress_block(app, &mut lines, &mut gauge);
             }
@@ -511,7 +512,7 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         Step::VersionCheck => {
             let running = app.running_version();
             let target = app.target_version();
-            let outcome = app.progress.as_ref().and_then(|p| p.outcome.clone());
+            let outcome = app.progress.as_ref().and_then(|p| p.outcome);
             lines.push(text(&format!(
                 "Running  {}",
                 running
@@ -525,7 +526,7 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
                     .unwrap_or_else(|| "unknown".into())
             )));
             lines.push(Line::raw(""));
-            if outcome.as_deref() == Some("recovery") {
+            if outcome == Some(Outcome::Recovery) {
                 lines.push(Line::styled("The upgrade failed and could not roll back: the appliance is in recovery mode (screen 3).", app.theme.error));
             } else if running.is_some() && running == target {
                 lines.push(Line::styled(
