@@ -5,6 +5,6 @@ use clap::Parser;
 
 fn main() {
     let cli = upgrade_console::cli::Cli::parse();
-    let code = upgrade_console::cli::run(cli);
+    let code = upgrade_console::commands::run(cli);
     std::process::exit(code as i32);
 }
