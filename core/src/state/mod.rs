@@ -159,4 +159,20 @@ mod tests {
         remove(&p).unwrap();
         assert_eq!(read_json::<u32>(&p), Loaded::Missing);
     }
+
+    #[test]
+    fn a_missing_staged_manifest_is_named_in_quotes() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let e = staged_manifest(&root, "abc").unwrap_err();
+        let path = staged(&root, "abc").join("manifest.toml");
+        assert!(matches!(e, StagedManifestError::Read { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with(&format!(
+                "cannot read the staged manifest \"{}\": ",
+                path.display()
+            )),
+            "{e}"
+        );
+    }
 }

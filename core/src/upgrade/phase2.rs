@@ -266,3 +266,21 @@ pub fn run_observed(
     log::info!("phase 2: done");
     Ok(phase2_summary(root))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_step_says_how_to_resume() {
+        let e = Phase2Error::StepFailed("step \"db\" failed (exit status: 3)".into());
+        assert_eq!(
+            e.to_string(),
+            "phase 2: step \"db\" failed (exit status: 3); run `upgrade-console phase2` again to resume"
+        );
+        assert_eq!(
+            Phase2Error::AlreadyRunning(nix::errno::Errno::EWOULDBLOCK).to_string(),
+            "phase 2 is already running (EAGAIN: Try again)"
+        );
+    }
+}

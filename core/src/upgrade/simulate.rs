@@ -78,3 +78,16 @@ impl SimulatedReboot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_boot_loop_says_how_many_boots() {
+        assert_eq!(
+            SimulateError::BootLoop.to_string(),
+            "8 boots in a row: the appliance is in a boot loop"
+        );
+    }
+}
