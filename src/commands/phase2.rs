@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         Err(e) => {
-            let text = crate::commands::error_text(&e);
+            let text = crate::commands::error_text(&anyhow::Error::from(e));
             log::error!("{text}");
             crate::errln!("upgrade-console: {text}");
             Ok(Exit::Refused)

@@ -2,6 +2,7 @@
 //! new firmware accept this appliance? Product, upgrade path, free space, licence,
 //! prerequisites, and the configuration rules the image carries.
 
+pub mod error;
 pub mod finding;
 pub mod rules;
 pub mod space;
@@ -19,7 +20,7 @@ pub fn upgrade_test(
     root: &ApplianceRoot,
     config: &Config,
     image: &FirmwareImage,
-) -> anyhow::Result<Report> {
+) -> Result<Report, error::CheckError> {
     let m = &image.manifest;
     let target = m.firmware.version;
     let mut report = Report::default();

@@ -109,6 +109,18 @@ pub fn report_file(root: &ApplianceRoot) -> PathBuf {
     logserver::recovery_file(root)
 }
 
+/// Why recovery mode could not be entered (a network or service that does not come
+/// up is reported in [`RecoveryReport`], not here). The text is the system's own.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// recovery.json could not be written.
+    #[error(transparent)]
+    State(std::io::Error),
+    /// The thread that supervises sshd and the log server could not start.
+    #[error(transparent)]
+    Supervisor(std::io::Error),
+}
+
 /// Enters recovery mode and returns what it did. sshd and the log server keep
 /// running after it returns, supervised by a background thread, for the life of this
 /// process (the caller, e.g. the boot phase, stays in the foreground).
@@ -116,7 +128,7 @@ pub fn enter(
     root: &ApplianceRoot,
     config: &Config,
     reason: &str,
-) -> anyhow::Result<RecoveryReport> {
+) -> Result<RecoveryReport, RecoveryError> {
     // A second entry replaces the first (its ports must be free first).
     stop_background();
     let (report, mut session) = enter_session(root, config, reason)?;
@@ -127,7 +139,8 @@ pub fn enter(
         .spawn(move || {
             supervise(&mut session, &flag);
             session.stop();
-        })?;
+        })
+        .map_err(RecoveryError::Supervisor)?;
     if let Ok(mut g) = BACKGROUND.lock() {
         *g = Some((stop, handle));
     }
@@ -155,7 +168,7 @@ pub fn enter_session(
     root: &ApplianceRoot,
     config: &Config,
     reason: &str,
-) -> anyhow::Result<(RecoveryReport, RecoverySession)> {
+) -> Result<(RecoveryReport, RecoverySession), RecoveryError> {
     let sealed = config.appliance.sealed;
     log::warn!("entering recovery mode: {reason}");
     let mut progress = Reporter::new(
@@ -296,7 +309,7 @@ pub fn enter_session(
     }
 
     // recovery.json first: its presence is what enables /bundle on the log server.
-    crate::state::recovery::save(root, &report)?;
+    crate::state::recovery::save(root, &report).map_err(RecoveryError::State)?;
     if config.web.listen.is_empty() {
         report.log_server_error = Some("no [web] listen address configured".into());
     } else {
@@ -333,7 +346,7 @@ pub fn enter_session(
                 report.log_server_error = Some(e.to_string());
             }
         }
-        crate::state::recovery::save(root, &report)?;
+        crate::state::recovery::save(root, &report).map_err(RecoveryError::State)?;
     }
     progress.end_step();
     progress.begin_step("ready", READY_WEIGHT, 1);

@@ -88,8 +88,18 @@ fn device_size(path: &std::path::Path) -> Option<u64> {
     f.seek(SeekFrom::End(0)).ok()
 }
 
+/// Why the status cannot be gathered.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    SlotStatus(#[from] crate::slots::slot_status::SlotStatusError),
+    /// Measuring the free space of the configured storage paths failed.
+    #[error(transparent)]
+    Space(#[from] std::io::Error),
+}
+
 /// Gathers the status of the appliance under `root`.
-pub fn gather(root: &ApplianceRoot, config: &Config) -> anyhow::Result<StatusReport> {
+pub fn gather(root: &ApplianceRoot, config: &Config) -> Result<StatusReport, StatusError> {
     let slots = SlotStatus::load(root)?;
     let booted = booted_slot(root);
     let current = slots.get(booted).version;

@@ -45,18 +45,26 @@ pub fn staged_root(root: &ApplianceRoot) -> PathBuf {
 pub fn staged(root: &ApplianceRoot, sha256: &str) -> PathBuf {
     staged_root(root).join(sha256)
 }
+/// Why an image's staged manifest cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum StagedManifestError {
+    #[error("cannot read the staged manifest \"{}\": {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Manifest(#[from] crate::image::manifest::ManifestError),
+}
+
 /// An image's staged manifest (the one the boot phase and phase 2 follow).
 pub fn staged_manifest(
     root: &ApplianceRoot,
     sha256: &str,
-) -> anyhow::Result<crate::image::manifest::Manifest> {
+) -> Result<crate::image::manifest::Manifest, StagedManifestError> {
     let path = staged(root, sha256).join("manifest.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read the staged manifest \"{}\": {e}",
-            path.display()
-        )
-    })?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|source| StagedManifestError::Read { path, source })?;
     Ok(crate::image::manifest::Manifest::parse(&text)?)
 }
 
@@ -150,5 +158,21 @@ mod tests {
         remove(&p).unwrap();
         remove(&p).unwrap();
         assert_eq!(read_json::<u32>(&p), Loaded::Missing);
+    }
+
+    #[test]
+    fn a_missing_staged_manifest_is_named_in_quotes() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        let e = staged_manifest(&root, "abc").unwrap_err();
+        let path = staged(&root, "abc").join("manifest.toml");
+        assert!(matches!(e, StagedManifestError::Read { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with(&format!(
+                "cannot read the staged manifest \"{}\": ",
+                path.display()
+            )),
+            "{e}"
+        );
     }
 }

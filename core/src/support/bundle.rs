@@ -661,7 +661,7 @@ fn assemble(root: &ApplianceRoot, secrets: &Secrets) -> Assembly {
 
 /// Writes the support bundle of `root` to `out` (default: [`default_path`]) and
 /// returns where it went. The file appears complete or not at all.
-pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> Result<PathBuf, BundleError> {
     let path = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_path(root));
@@ -747,7 +747,7 @@ pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> anyhow::Result<
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e.into());
+        return Err(e);
     }
     log::info!("support bundle written: {}", path.display());
     Ok(path)

@@ -102,7 +102,10 @@ pub fn staged_dir(root: &ApplianceRoot, sha256: &str) -> PathBuf {
 }
 
 /// Loads a staged manifest (the one the boot phase and phase 2 follow).
-pub fn staged_manifest(root: &ApplianceRoot, sha256: &str) -> anyhow::Result<Manifest> {
+pub fn staged_manifest(
+    root: &ApplianceRoot,
+    sha256: &str,
+) -> Result<Manifest, crate::state::StagedManifestError> {
     crate::state::staged_manifest(root, sha256)
 }
 

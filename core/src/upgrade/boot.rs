@@ -129,13 +129,30 @@ struct Ctx<'a> {
     progress: Reporter<'static>,
 }
 
+/// Why the boot phase stopped before deciding the boot's outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("the boot phase is already running ({0})")]
+    AlreadyRunning(nix::errno::Errno),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Journal(#[from] crate::upgrade::journal::JournalError),
+    #[error(transparent)]
+    GrubEnv(#[from] crate::slots::grubenv::GrubEnvError),
+    #[error(transparent)]
+    SlotStatus(#[from] crate::slots::slot_status::SlotStatusError),
+    #[error(transparent)]
+    Reboot(#[from] crate::upgrade::reboot::RebootError),
+}
+
 /// Runs the boot phase for the slot named in `proc/cmdline`.
-pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> anyhow::Result<BootReport> {
+pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> Result<BootReport, BootError> {
     // One boot phase at a time (init restarting it must not run phase 1 twice).
     std::fs::create_dir_all(root.state_dir())?;
     let lock_file = crate::appliance::safe_open::open_lock(&crate::state::boot_lock(root))?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
-        .map_err(|(_, e)| anyhow::anyhow!("the boot phase is already running ({e})"))?;
+        .map_err(|(_, e)| BootError::AlreadyRunning(e))?;
     let booted = booted_slot(root);
     let config = match Config::load(root) {
         Ok(c) => Some(c),
@@ -414,7 +431,7 @@ fn boot_progress(root: &ApplianceRoot) -> Reporter<'static> {
 }
 
 impl Ctx<'_> {
-    fn save_env(&self, env: &GrubEnv, point: &str) -> anyhow::Result<()> {
+    fn save_env(&self, env: &GrubEnv, point: &str) -> Result<(), BootError> {
         env.save(&self.root.grubenv())?;
         killpoint::hit(point);
         Ok(())
@@ -422,7 +439,7 @@ impl Ctx<'_> {
 
     /// Changes one slot's record. A missing or damaged slot status is left as it is
     /// (support needs to see it; rewriting it from nothing would invent the rest).
-    fn set_slot(&self, slot: SlotName, f: impl FnOnce(&mut SlotRecord)) -> anyhow::Result<()> {
+    fn set_slot(&self, slot: SlotName, f: impl FnOnce(&mut SlotRecord)) -> Result<(), BootError> {
         let mut st = match SlotStatus::read(self.root) {
             Loaded::Present(st) => st,
             other => {
@@ -443,7 +460,7 @@ impl Ctx<'_> {
     }
 
     /// An ordinary boot: the booted slot came up, so its attempts start again.
-    fn normal(&self, env: &GrubEnv) -> anyhow::Result<()> {
+    fn normal(&self, env: &GrubEnv) -> Result<(), BootError> {
         let mut env = env.clone();
         bootchooser::mark_good(&mut env, self.booted);
         if Some(&env) != GrubEnv::load(&self.root.grubenv()).ok().as_ref() {
@@ -458,7 +475,7 @@ impl Ctx<'_> {
         t: &Target,
         steps_done: usize,
         mut ponr: bool,
-    ) -> anyhow::Result<BootOutcome> {
+    ) -> Result<BootOutcome, BootError> {
         let manifest = match staged_manifest(self.root, &t.sha256) {
             Ok(m) => m,
             Err(e) => return self.failed(t, ponr, format!("{e:#}")),
@@ -666,7 +683,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn commit(&mut self, t: &Target) -> anyhow::Result<BootOutcome> {
+    fn commit(&mut self, t: &Target) -> Result<BootOutcome, BootError> {
         let mut env = load_env(self.root, self.booted);
         bootchooser::commit(&mut env, t.slot, t.from);
         self.save_env(&env, "grubenv:commit")?;
@@ -701,7 +718,7 @@ impl Ctx<'_> {
 
     /// A failure during the trial boot: roll back if the old slot can take over and
     /// no irreversible step began, else recovery.
-    fn failed(&mut self, t: &Target, ponr: bool, reason: String) -> anyhow::Result<BootOutcome> {
+    fn failed(&mut self, t: &Target, ponr: bool, reason: String) -> Result<BootOutcome, BootError> {
         log::error!("boot: {reason}");
         if ponr {
             return self.recovery(
@@ -744,7 +761,7 @@ impl Ctx<'_> {
     }
 
     /// Running on the old slot after the new one's trial failed: record the rollback.
-    fn rolled_back_here(&mut self, t: &Target, reason: String) -> anyhow::Result<BootOutcome> {
+    fn rolled_back_here(&mut self, t: &Target, reason: String) -> Result<BootOutcome, BootError> {
         log::warn!("boot: {reason}; staying on slot {}", self.booted);
         self.journal.append(Event::RolledBack {
             slot: t.slot,
@@ -761,7 +778,7 @@ impl Ctx<'_> {
         Ok(BootOutcome::RolledBack { reason })
     }
 
-    fn interrupted(&mut self, t: &Target, why: &str) -> anyhow::Result<BootOutcome> {
+    fn interrupted(&mut self, t: &Target, why: &str) -> Result<BootOutcome, BootError> {
         let reason = format!("{why}; activate firmware {} again", t.version);
         log::warn!("boot: {reason}");
         self.journal.append(Event::ActivationFailed {
@@ -785,7 +802,7 @@ impl Ctx<'_> {
         t: Option<&Target>,
         reason: String,
         keep_booted: bool,
-    ) -> anyhow::Result<BootOutcome> {
+    ) -> Result<BootOutcome, BootError> {
         self.journal.append(Event::RecoveryRequired {
             reason: reason.clone(),
         })?;

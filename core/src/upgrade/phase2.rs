@@ -63,10 +63,25 @@ fn save(root: &ApplianceRoot, st: &mut Phase2State) -> std::io::Result<()> {
     crate::state::write_json(&state_path(root), st)
 }
 
+/// Why phase 2 stopped; the service manager runs it again, and it resumes.
+#[derive(Debug, thiserror::Error)]
+pub enum Phase2Error {
+    #[error("phase 2 is already running ({0})")]
+    AlreadyRunning(nix::errno::Errno),
+    #[error("phase 2: {0}; run `upgrade-console phase2` again to resume")]
+    StepFailed(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Journal(#[from] crate::upgrade::journal::JournalError),
+    #[error(transparent)]
+    StagedManifest(#[from] crate::state::StagedManifestError),
+}
+
 /// The phase-2 state of the committed firmware, fresh when it has not started.
 fn current(
     root: &ApplianceRoot,
-) -> anyhow::Result<Option<(Phase2State, crate::image::manifest::Manifest)>> {
+) -> Result<Option<(Phase2State, crate::image::manifest::Manifest)>, Phase2Error> {
     let UpgradeState::Committed {
         version, sha256, ..
     } = crate::upgrade::journal::current_state(root)?
@@ -142,7 +157,7 @@ pub fn phase2_summary(root: &ApplianceRoot) -> Option<Phase2Summary> {
 
 /// Runs (or resumes) phase 2. Returns the summary; an error when a step failed
 /// (the service manager restarts it, and it resumes from the last checkpoint).
-pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
+pub fn run(root: &ApplianceRoot) -> Result<Option<Phase2Summary>, Phase2Error> {
     run_observed(root, Vec::new())
 }
 
@@ -150,11 +165,11 @@ pub fn run(root: &ApplianceRoot) -> anyhow::Result<Option<Phase2Summary>> {
 pub fn run_observed(
     root: &ApplianceRoot,
     observers: Vec<Box<dyn Observer + '_>>,
-) -> anyhow::Result<Option<Phase2Summary>> {
+) -> Result<Option<Phase2Summary>, Phase2Error> {
     std::fs::create_dir_all(root.state_dir())?;
     let lock_file = crate::appliance::safe_open::open_lock(&crate::state::phase2_lock(root))?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
-        .map_err(|(_, e)| anyhow::anyhow!("phase 2 is already running ({e})"))?;
+        .map_err(|(_, e)| Phase2Error::AlreadyRunning(e))?;
     let Some((mut st, manifest)) = current(root)? else {
         log::info!("phase 2: no committed upgrade; nothing to do");
         return Ok(None);
@@ -235,7 +250,7 @@ pub fn run_observed(
             st.failed = Some(f.clone());
             save(root, &mut st)?;
             progress.finish(Outcome::Failed, &f);
-            anyhow::bail!("phase 2: {f}; run `upgrade-console phase2` again to resume");
+            return Err(Phase2Error::StepFailed(f));
         }
         st.step = k + 1;
         st.checkpoint = None;
@@ -250,4 +265,22 @@ pub fn run_observed(
     progress.finish(Outcome::Done, "phase 2 done");
     log::info!("phase 2: done");
     Ok(phase2_summary(root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_step_says_how_to_resume() {
+        let e = Phase2Error::StepFailed("step \"db\" failed (exit status: 3)".into());
+        assert_eq!(
+            e.to_string(),
+            "phase 2: step \"db\" failed (exit status: 3); run `upgrade-console phase2` again to resume"
+        );
+        assert_eq!(
+            Phase2Error::AlreadyRunning(nix::errno::Errno::EWOULDBLOCK).to_string(),
+            "phase 2 is already running (EAGAIN: Try again)"
+        );
+    }
 }

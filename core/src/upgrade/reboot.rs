@@ -7,28 +7,36 @@ use crate::appliance::root::ApplianceRoot;
 use crate::slots::grubenv::{GrubEnv, GrubEnvError};
 use crate::slots::slot_status::SlotName;
 
+/// Why a reboot did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RebootError {
+    #[error("the reboot system call failed: {0:?}; reboot the appliance by hand")]
+    SystemCall(nix::Error),
+}
+
 pub trait Reboot {
     /// Restarts into the slot the boot environment chooses. The real implementation
     /// does not return; the simulated one returns and runs the next boot later.
-    fn reboot(&self, root: &ApplianceRoot) -> anyhow::Result<()>;
+    fn reboot(&self, root: &ApplianceRoot) -> Result<(), RebootError>;
 }
 
 /// Reboots the machine (the appliance root is `/`).
 pub struct MachineReboot;
 
 impl Reboot for MachineReboot {
-    fn reboot(&self, _root: &ApplianceRoot) -> anyhow::Result<()> {
+    fn reboot(&self, _root: &ApplianceRoot) -> Result<(), RebootError> {
         log::info!("rebooting the machine");
         log::logger().flush();
         nix::unistd::sync();
-        let e = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_AUTOBOOT);
-        anyhow::bail!("the reboot system call failed: {e:?}; reboot the appliance by hand")
+        // reboot(2) returns only on failure.
+        let Err(e) = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_AUTOBOOT);
+        Err(RebootError::SystemCall(e))
     }
 }
 
 /// What GRUB does with `recovery/grub.cfg`: load the environment (defaults when it is
 /// missing or damaged), choose, save the counted attempt.
-pub fn firmware_select(root: &ApplianceRoot) -> anyhow::Result<SlotName> {
+pub fn firmware_select(root: &ApplianceRoot) -> Result<SlotName, GrubEnvError> {
     let path = root.grubenv();
     match GrubEnv::load(&path) {
         Ok(mut env) => {
