@@ -656,8 +656,14 @@ impl App {
             }
             Step::Verify => match &w.verify {
                 Job::Done(r) if r.ok() => {}
-                Job::Done(_) => {
+                Job::Done(r) if !r.image_ok => {
                     return Err("the image does not match its hash: do not use it".into());
+                }
+                Job::Done(_) => {
+                    return Err(
+                        "the payload does not match the image's manifest: do not use this image"
+                            .into(),
+                    );
                 }
                 _ => return Err("verify the image first (Enter)".into()),
             },
@@ -737,10 +743,19 @@ impl App {
                             Level::Info,
                             format!("image {} verified: SHA-256 matches", report.version),
                         );
-                    } else {
+                    } else if !report.image_ok {
                         self.say(
                             Level::Error,
                             format!("image {} does NOT match its hash", report.image),
+                        );
+                    } else {
+                        // The ISO is the published one; what is inside it is not.
+                        self.say(
+                            Level::Error,
+                            format!(
+                                "the payload {} does NOT match the image's manifest: do not use this image",
+                                report.payload_file
+                            ),
                         );
                     }
                     self.wizard.manifest = Some(manifest);
@@ -825,13 +840,16 @@ impl App {
                 }) =>
             {
                 let p = self.progress.clone().unwrap_or_default();
-                self.say(
-                    Level::Error,
-                    format!(
-                        "the boot phase ended in {}: see the screen above",
-                        p.outcome.unwrap_or_default()
-                    ),
-                );
+                let said = match p.outcome.as_deref().unwrap_or_default() {
+                    "rolled-back" => {
+                        "the upgrade was rolled back: the old firmware runs again".to_string()
+                    }
+                    "recovery" => {
+                        "phase 1 failed after its point of no return: recovery mode".to_string()
+                    }
+                    other => format!("the boot phase ended badly ({other}): see the screen above"),
+                };
+                self.say(Level::Error, said);
                 self.after_progress();
             }
             (Op::Recover, true) => self.say(Level::Warning, "recovery mode is on"),

@@ -17,6 +17,8 @@ pub mod serial;
 mod snapshot_tests;
 pub mod theme;
 pub mod ui;
+#[cfg(test)]
+mod update_tests;
 pub mod worker;
 
 use crate::cli::{Ctx, Exit};

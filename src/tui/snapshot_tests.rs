@@ -208,8 +208,10 @@ fn status_screen() {
 /// Opens the wizard and ticks every prerequisite.
 fn tick_all(c: &Console<TestBackend>, tx: &Sender<Msg>) {
     keys(tx, "2");
+    // Space ticks the item under the cursor; Down moves on.
     for _ in 0..c.app.wizard.prereqs.len() {
         key(tx, KeyCode::Char(' '));
+        key(tx, KeyCode::Down);
     }
 }
 
@@ -225,8 +227,10 @@ fn wizard_prerequisites_and_image() {
         keys(&tx, "n");
         settle(&mut c, &tx);
         assert_eq!(c.app.wizard.step, Step::Prerequisites);
-        // The first item is ticked and the cursor is on the second: tick the rest.
+        // The first item is ticked and the cursor stays on it: tick the rest.
+        assert_eq!(c.app.wizard.prereq_cursor, 0);
         for _ in 1..c.app.wizard.prereqs.len() {
+            key(&tx, KeyCode::Down);
             key(&tx, KeyCode::Char(' '));
         }
         keys(&tx, "n");

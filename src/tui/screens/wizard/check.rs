@@ -58,17 +58,6 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
                     "[ w]"
                 };
                 let head = format!("{}: {}", c.check, c.summary);
-                if c.findings.is_empty() {
-                    // A passed check takes one line; its findings-free summary may be cut.
-                    let room = inner_w - 5;
-                    let one: String = if head.chars().count() > room {
-                        head.chars().take(room - 1).chain(['~']).collect()
-                    } else {
-                        head
-                    };
-                    lines.push(Line::styled(format!("{mark} {one}"), app.theme.text));
-                    continue;
-                }
                 for (i, l) in wrap(&head, inner_w - 5).into_iter().enumerate() {
                     let lead = if i == 0 { mark } else { "    " };
                     lines.push(Line::styled(format!("{lead} {l}"), app.theme.text));

@@ -2,16 +2,16 @@
 //! prerequisites, image and hash, verification, upgrade test, support bundle,
 //! activation, reboot, and after the boot phase 1, the version check and reminders.
 
-mod prerequisites;
-mod image;
-mod verify;
-mod check;
-mod bundle;
 mod activate;
-mod reboot;
+mod bundle;
+mod check;
+mod image;
 mod phase1;
-mod version_check;
+mod prerequisites;
+mod reboot;
 mod reminders;
+mod verify;
+mod version_check;
 
 use super::Hints;
 use crate::tui::app::{App, Confirm, Job, Step};
@@ -33,8 +33,16 @@ fn steps(app: &App, area: Rect, buf: &mut Buffer) {
         if *step == Step::Phase1 {
             lines.push(Line::styled(" after the reboot:", app.theme.muted));
         }
+        // Phase 1 that rolled back or fell into recovery did not succeed.
+        let failed = *step == Step::Phase1
+            && app.progress.as_ref().is_some_and(|p| {
+                p.operation == "boot"
+                    && matches!(p.outcome.as_deref(), Some("rolled-back" | "recovery"))
+            });
         let (mark, style) = if *step == current {
             (s.current, app.theme.selected)
+        } else if *step < current && failed {
+            (if app.ascii { "!" } else { "✗" }, app.theme.error)
         } else if *step < current {
             (if app.ascii { "x" } else { "✓" }, app.theme.ok)
         } else {

@@ -78,7 +78,12 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
                     app.theme.error,
                 ));
             }
-            *hints = vec![("n", "next"), ("Enter", "again"), ("p", "back")];
+            // A mismatch cannot go on: `n` is not offered.
+            *hints = if r.ok() {
+                vec![("n", "next"), ("Enter", "again"), ("p", "back")]
+            } else {
+                vec![("Enter", "again"), ("p", "back")]
+            };
         }
         Job::Failed(e) => {
             for l in wrap(e, inner_w) {
