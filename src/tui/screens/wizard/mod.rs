@@ -106,6 +106,19 @@ fn progress_block(app: &App, lines: &mut Vec<Line<'static>>, gauge_at: &mut Opti
     ]));
 }
 
+/// The nearest ASCII for text shown on a plain terminal.
+fn to_ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{2013}' | '\u{2014}' | '\u{2212}' => '-',
+            '\u{2018}' | '\u{2019}' => '\'',
+            '\u{201c}' | '\u{201d}' => '"',
+            c if c.is_ascii() => c,
+            _ => '?',
+        })
+        .collect()
+}
+
 /// What a step's panel shows: its lines, where the gauge goes (row, ratio), and
 /// the keys offered in the hint bar.
 pub struct Panel {
@@ -142,6 +155,23 @@ fn detail(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         hints,
         ..
     } = p;
+    // Text from images and rules may hold dashes and quotes a plain terminal
+    // cannot show: in ASCII mode each becomes its nearest ASCII.
+    let lines: Vec<Line<'static>> = if app.ascii {
+        lines
+            .into_iter()
+            .map(|mut l| {
+                for sp in &mut l.spans {
+                    if !sp.content.is_ascii() {
+                        sp.content = to_ascii(&sp.content).into();
+                    }
+                }
+                l
+            })
+            .collect()
+    } else {
+        lines
+    };
     let title = format!(
         "{} of {}: {}",
         w.step as usize + 1,
