@@ -140,13 +140,22 @@ fn console_cmd(term: &str, root: &Path) -> String {
 
 /// Ticks every prerequisite on the wizard's first step.
 fn tick_prerequisites(t: &Tmux) {
-    t.press("2", "Prerequisites");
+    let s = t.press("2", "Prerequisites");
+    // Space ticks the item under the cursor (and does not move it); Down moves on.
+    let n = s.matches("[ ]").count();
+    for _ in 0..n {
+        t.keys(&["Space", "Down"]);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let s = t.screen();
         if !s.contains("[ ]") {
             break;
         }
-        t.keys(&["Space"]);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited 20 s for every prerequisite to show ticked:\n{s}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
