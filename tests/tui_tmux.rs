@@ -442,7 +442,10 @@ fn failure_after_the_point_of_no_return_shows_recovery() {
         s.contains("Reason:") && s.contains("Support bundle ready"),
         "{s}"
     );
-    assert!(s.contains("the boot phase ended in recovery"), "{s}");
+    assert!(
+        s.contains("phase 1 failed after its point of no return: recovery mode"),
+        "{s}"
+    );
     t.press("q", EXITED);
 }
 
