@@ -485,6 +485,7 @@ fn phase1_version_check_and_reminders() {
             "phase 2 was asked for after the committed boot"
         );
         c.app.message = None;
+        c.app.wizard.phase2 = None;
         settle(&mut c, &tx);
         check_snapshot(&c, root.path(), "wizard_version_committed", v);
         keys(&tx, "n");

@@ -190,3 +190,48 @@ fn a_rollback_is_said_plainly() {
     assert!(said.contains("rolled back"), "{said}");
     assert!(!said.contains("ended in"), "{said}");
 }
+
+#[test]
+fn the_version_check_follows_phase_2_to_its_end() {
+    use upgrade_core::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus};
+    let d = root_with(&[]);
+    let root = ApplianceRoot::new(d.path());
+    let mut st = SlotStatus::default();
+    st.slots.insert(
+        SlotName::A,
+        SlotRecord {
+            state: SlotState::Good,
+            version: Some("7.3.1".parse().unwrap()),
+            ..SlotRecord::empty()
+        },
+    );
+    st.save(&root).unwrap();
+    let mut a = app(d.path(), None);
+    a.wizard.saved.target = Some("7.3.1".into());
+    a.screen = crate::tui::app::Screen::Wizard;
+    a.wizard.step = Step::VersionCheck;
+    let screen = |a: &App| {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| crate::tui::ui::draw(f, a)).unwrap();
+        t.backend().to_string()
+    };
+    Progress {
+        operation: "phase2".into(),
+        stage: "migrate".into(),
+        fraction: 0.5,
+        ..Progress::default()
+    }
+    .save(&root)
+    .unwrap();
+    a.update(Msg::Tick);
+    let s = screen(&a);
+    assert!(
+        s.contains("Phase 2 (background migration): migrate 50 %"),
+        "{s}"
+    );
+    write_progress(d.path(), "phase2", Some("done"));
+    a.update(Msg::Tick);
+    let s = screen(&a);
+    assert!(s.contains("Phase 2 done"), "{s}");
+    assert!(s.contains("The upgrade is committed"), "{s}");
+}

@@ -35,6 +35,37 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             app.theme.ok,
         ));
         *hints = vec![("n", "reminders")];
+        // Phase 2, the background migration the console started after the commit.
+        match app.progress.as_ref().filter(|p| p.operation == "phase2") {
+            Some(p) if p.outcome.is_none() => lines.push(text(&format!(
+                "Phase 2 (background migration): {} {:.0} %",
+                p.stage,
+                p.fraction * 100.0
+            ))),
+            Some(p) if p.outcome.as_deref() == Some("done") => lines.push(Line::styled(
+                "Phase 2 done: the migration is complete.",
+                app.theme.ok,
+            )),
+            Some(p) => {
+                for l in wrap(
+                    &format!(
+                        "Phase 2 failed: {}. It resumes from its checkpoint when run again (upgrade-console phase2).",
+                        p.message
+                    ),
+                    inner_w,
+                ) {
+                    lines.push(Line::styled(l, app.theme.error));
+                }
+            }
+            None => match w.phase2.as_ref().map(|r| r.exit) {
+                Some(None) => lines.push(text("Phase 2 is starting...")),
+                Some(Some(_)) => lines.push(Line::styled(
+                    "Phase 2 could not start: see the log (4); run `upgrade-console phase2`.",
+                    app.theme.error,
+                )),
+                None => {}
+            },
+        }
     } else if outcome.is_none() && app.live_operation().is_some() {
         lines.push(text("The boot phase is still running..."));
     } else {
