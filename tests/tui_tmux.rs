@@ -437,7 +437,9 @@ fn failure_after_the_point_of_no_return_shows_recovery() {
     let t = Tmux::start(&console_fail_cmd("irreversible", &root));
     walk_image_to_passed_test(&t, "sps-7.3.1-fails-after-point-of-no-return.iso");
     activate_and_reboot(&t);
-    let s = t.wait_for("RECOVERY MODE");
+    t.wait_for("RECOVERY MODE");
+    // The report (reason, bundle) follows recovery's start: wait for its last part.
+    let s = t.wait_for("Support bundle ready");
     assert!(
         s.contains("Reason:") && s.contains("Support bundle ready"),
         "{s}"
