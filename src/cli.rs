@@ -131,6 +131,9 @@ pub struct DemoArgs {
     /// point of no return: recovery).
     #[arg(long, value_name = "STAGE")]
     pub fail: Option<String>,
+    /// Throw away a reused demo appliance (its upgrades, logs, state) and build it afresh.
+    #[arg(long)]
+    pub reset: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -16,6 +16,9 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
             names.join(", ")
         );
     }
+    if args.reset {
+        crate::demo::reset(&args.dir)?;
+    }
     let demo = build(&args.dir, args.fail.as_deref() == Some("check"))?;
     let root = demo.root.canonicalize().unwrap_or(demo.root.clone());
     upgrade_core::appliance::console_log::init(
@@ -47,7 +50,11 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
         "Demo appliance {} at {r}",
         if demo.reused { "reused" } else { "built" }
     );
-    crate::outln!("  running firmware 7.0.1 in slot A; slot B empty; images in {r}/images:");
+    let aroot = upgrade_core::appliance::root::ApplianceRoot::new(&root);
+    crate::outln!(
+        "  {}; images in {r}/images:",
+        crate::demo::slots_line(&aroot)
+    );
     for i in &demo.images {
         let name = i
             .path
@@ -59,17 +66,24 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
     let iso = default_image
         .map(|p| p.display().to_string())
         .unwrap_or_default();
+    let exe = std::env::current_exe().unwrap_or_else(|_| "upgrade-console".into());
+    let cmd = crate::demo::invocation(&exe);
     crate::outln!("\nTry:");
-    crate::outln!("  upgrade-console --root {r} status");
-    crate::outln!("  upgrade-console --root {r} verify {iso}");
-    crate::outln!("  upgrade-console --root {r} check {iso}");
-    crate::outln!("  upgrade-console --root {r} check {r}/images/sps-8.1.iso");
-    crate::outln!("  upgrade-console --root {r} verify {r}/images/sps-7.3.1-bad-payload-hash.iso");
-    crate::outln!("  upgrade-console --root {r} activate --yes {iso}");
-    crate::outln!("  upgrade-console --root {r} reboot");
-    crate::outln!("  upgrade-console --root {r}            # the full-screen console");
-    crate::outln!(
-        "  upgrade-console demo --fail check {r}  # configuration the rules refuse (phase1, irreversible: rollback, recovery)"
-    );
+    for line in [
+        format!("--root {r} status"),
+        format!("--root {r} verify {iso}"),
+        format!("--root {r} check {iso}"),
+        format!("--root {r} check {r}/images/sps-8.1.iso"),
+        format!("--root {r} verify {r}/images/sps-7.3.1-bad-payload-hash.iso"),
+        format!("--root {r} activate --yes {iso}"),
+        format!("--root {r} reboot"),
+        format!("--root {r}            # the full-screen console"),
+        format!(
+            "demo --fail check {r}  # configuration the rules refuse (phase1, irreversible: rollback, recovery)"
+        ),
+        format!("demo --reset {r}  # start again from 7.0.1 in slot A"),
+    ] {
+        crate::outln!("  {cmd} {line}");
+    }
     Ok(Exit::Success)
 }

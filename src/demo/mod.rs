@@ -237,6 +237,59 @@ fn write(root: &ApplianceRoot, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic(&root.resolve(rel), bytes)
 }
 
+/// Removes a demo appliance built by `build` so the next build starts afresh.
+/// Refuses a directory that is not one (its configuration is not the demo's), so
+/// a mistyped path is never deleted.
+pub fn reset(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let cfg = ApplianceRoot::new(dir).config_file();
+    let is_demo = std::fs::read_to_string(&cfg)
+        .is_ok_and(|t| t.starts_with("# Demo appliance configuration"));
+    if !is_demo {
+        anyhow::bail!(
+            "{} is not a demo appliance ({} is missing or not the demo's): not removed; give the demo's directory to --reset",
+            dir.display(),
+            cfg.display()
+        );
+    }
+    std::fs::remove_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot remove the demo at {}: {e}", dir.display()))
+}
+
+/// The command that runs this program as the reader would type it: `cargo run --`
+/// when it is a build under a cargo `target/` directory (not on PATH), else its path.
+pub fn invocation(exe: &Path) -> String {
+    if exe.components().any(|c| c.as_os_str() == "target") {
+        "cargo run --".to_string()
+    } else {
+        exe.display().to_string()
+    }
+}
+
+/// The slots as they are now ("running 7.3.1 in slot B; slot A: good, 7.0.1").
+pub fn slots_line(root: &ApplianceRoot) -> String {
+    use upgrade_core::slots::slot_status::booted_slot;
+    let st = SlotStatus::load(root).unwrap_or_default();
+    let booted = booted_slot(root);
+    let describe = |r: &SlotRecord| match (&r.state, r.version) {
+        (SlotState::Empty, _) => "empty".to_string(),
+        (s, Some(v)) => format!("{} {v}", format!("{s:?}").to_lowercase()),
+        (s, None) => format!("{s:?}").to_lowercase(),
+    };
+    let running = st
+        .get(booted)
+        .version
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "unknown firmware".into());
+    format!(
+        "running {running} in slot {booted}; slot {}: {}",
+        booted.other(),
+        describe(&st.get(booted.other()))
+    )
+}
+
 /// Builds the demo appliance in `dir`, or reuses it when it is already there.
 /// `broken_config` installs configuration that the new firmware's rules refuse.
 pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
@@ -373,4 +426,47 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
             .collect(),
         reused,
     })
+}
+
+#[cfg(test)]
+mod front_tests {
+    use super::*;
+
+    #[test]
+    fn invocation_is_cargo_run_for_a_cargo_build_else_the_path() {
+        assert_eq!(
+            invocation(Path::new(
+                "/src/upgrade-console/target/debug/upgrade-console"
+            )),
+            "cargo run --"
+        );
+        assert_eq!(
+            invocation(Path::new("/usr/sbin/upgrade-console")),
+            "/usr/sbin/upgrade-console"
+        );
+    }
+
+    #[test]
+    fn slots_line_says_the_real_state_and_reset_refuses_a_non_demo() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        std::fs::create_dir_all(d.path().join("proc")).unwrap();
+        std::fs::write(root.cmdline(), "upgrade_console.slot=B\n").unwrap();
+        let mut st = SlotStatus::default();
+        let rec = |state, v: &str| SlotRecord {
+            state,
+            version: Some(v.parse().unwrap()),
+            ..SlotRecord::empty()
+        };
+        st.slots.insert(SlotName::A, rec(SlotState::Good, "7.0.1"));
+        st.slots.insert(SlotName::B, rec(SlotState::Good, "7.3.1"));
+        st.save(&root).unwrap();
+        let l = slots_line(&root);
+        assert!(l.starts_with("running 7.3.1 in slot B"), "{l}");
+        assert!(l.contains("slot A: good 7.0.1"), "{l}");
+        assert!(!l.contains("empty"), "{l}");
+        let e = reset(d.path()).unwrap_err().to_string();
+        assert!(e.contains("is not a demo appliance"), "{e}");
+        assert!(d.path().join("proc").is_dir(), "nothing removed");
+    }
 }

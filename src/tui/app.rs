@@ -1,12 +1,15 @@
 //! The console's state and its one place of change, `App::update(msg)`. Keys,
-//! ticks and worker reports arrive as `Msg`; drawing only reads `&App`.
+//! ticks and worker reports arrive as `Msg`; `update` changes the state and
+//! returns the work to do as `Effect`s (start a child, run a check, write a
+//! file), which the runner (effects.rs) carries out; drawing only reads `&App`.
 
 use crate::tui::theme::Theme;
 use crate::tui::worker::{self, ChildRun, Op, Persisted};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
-use upgrade_core::appliance::config::{Config, Platform};
+use upgrade_core::appliance::config::Config;
 use upgrade_core::appliance::root::ApplianceRoot;
 use upgrade_core::check::finding::Report;
 use upgrade_core::image::hash_forms::{self, Sha256};
@@ -42,6 +45,39 @@ pub enum Msg {
     },
     /// The terminal went away (hang-up, end of input): the console closes, work goes on.
     InputClosed,
+    /// The runner started (or failed to start) a detached child asked for by `Effect::Spawn`.
+    Started {
+        op: Op,
+        result: Result<u32, String>,
+    },
+}
+
+/// What one message did: whether to draw again, and the work to do.
+#[derive(Debug, Default)]
+pub struct Update {
+    pub redraw: bool,
+    pub effects: Vec<Effect>,
+}
+
+/// Work `update` asks for; the runner does it and reports back as `Msg`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Start `self_exe --root ROOT detach -- ARGS` (reported as `Msg::Started`,
+    /// then `Msg::ChildExited`).
+    Spawn { op: Op, args: Vec<OsString> },
+    /// Hash the image in a thread (`Msg::VerifyProgress`, `Msg::VerifyDone`).
+    Verify { image: PathBuf, expected: Sha256 },
+    /// Run the upgrade test in a thread (`Msg::CheckDone`); `ticked` names the
+    /// prerequisites the operator confirmed.
+    Check {
+        image: PathBuf,
+        iso_sha256: Option<String>,
+        ticked: Vec<String>,
+    },
+    /// Gather the dashboard's status in a thread (`Msg::Status`).
+    GatherStatus,
+    /// Record what a later console needs (console-wizard.json).
+    SaveWizard(Persisted),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +160,8 @@ impl Step {
 /// One prerequisite from the vendor guides, ticked by the operator.
 #[derive(Debug, Clone)]
 pub struct Prereq {
+    /// The shared list's id (upgrade_core::check::prerequisites).
+    pub id: &'static str,
     pub text: String,
     pub detail: String,
     pub done: bool,
@@ -187,6 +225,8 @@ pub struct Wizard {
     pub recover: Option<ChildRun>,
     pub activate: Option<ChildRun>,
     pub reboot: Option<ChildRun>,
+    /// Phase 2, started in the background after a committed boot.
+    pub phase2: Option<ChildRun>,
     pub confirm: Option<Confirm>,
     /// What a new console needs to pick up after a hang-up or the reboot.
     pub saved: Persisted,
@@ -222,7 +262,9 @@ pub struct App {
     log_offset: u64,
     /// The binary started for long work (this same program).
     pub self_exe: PathBuf,
-    tx: Sender<Msg>,
+    pub tx: Sender<Msg>,
+    /// Effects asked for and not yet handed to the runner.
+    pending: Vec<Effect>,
 }
 
 /// How the console was asked to start.
@@ -239,68 +281,15 @@ pub struct Options {
 }
 
 fn prerequisites(config: Option<&Config>, crash_files: usize) -> Vec<Prereq> {
-    let p = |text: &str, detail: &str| Prereq {
-        text: text.into(),
-        detail: detail.into(),
-        done: false,
-    };
-    let mut v = vec![
-        p(
-            "Configuration and data backed up",
-            "Run a configuration and data backup and check that it completed.",
-        ),
-        p(
-            "Configuration exported",
-            "Export the configuration and keep the file off the appliance.",
-        ),
-        p(
-            "System Monitor shows no open issues",
-            "Resolve every open alert first; the upgrade test checks it too.",
-        ),
-        p(
-            "Core dumps saved",
-            &if crash_files > 0 {
-                format!(
-                    "{crash_files} core dump file(s) in var/crash are removed by the upgrade: download those you need."
-                )
-            } else {
-                "var/crash is empty: nothing to save.".to_string()
-            },
-        ),
-    ];
-    if let Some(c) = config {
-        if c.appliance.platform == Platform::Virtual {
-            v.push(p(
-                "Virtual machine snapshot taken",
-                "Take a snapshot in the hypervisor before activating.",
-            ));
-            v.push(p(
-                "Console redirection enabled",
-                "Enable the VM's console redirection if the hypervisor allows it, to follow the boot.",
-            ));
-        }
-        if c.ha.is_some() {
-            v.push(p(
-                "IPMI access to the other node works",
-                "The other node can only be powered on again through IPMI.",
-            ));
-        }
-        if c.product
-            .get("plugins")
-            .and_then(|x| x.as_array())
-            .is_some_and(|a| !a.is_empty())
-        {
-            v.push(p(
-                "Plugin updates downloaded",
-                "Get the plugin versions that support the new firmware.",
-            ));
-        }
-    }
-    v.push(p(
-        "Licence for the new firmware at hand",
-        "A new LTS line needs a new licence file: request it before you start.",
-    ));
-    v
+    upgrade_core::check::prerequisites::list(config, crash_files)
+        .into_iter()
+        .map(|p| Prereq {
+            id: p.id,
+            text: p.text,
+            detail: p.detail,
+            done: false,
+        })
+        .collect()
 }
 
 /// Files in the images directory that look like firmware images, sorted.
@@ -317,6 +306,30 @@ pub fn list_images(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// The image to preselect when none was named: the newest that looks like a
+/// published release, i.e. named `PRODUCT-VERSION.iso` (no `-bad-...` or
+/// `-fails-...` after the version) with its `.sha256` beside it. None when no
+/// image qualifies.
+pub fn preselect_image(images: &[PathBuf]) -> Option<usize> {
+    let version_of = |p: &PathBuf| -> Option<Version> {
+        let name = p.file_name()?.to_str()?;
+        let stem = name.get(..name.len().checked_sub(4)?)?;
+        // The version starts after the first '-' followed by a digit.
+        let at = stem
+            .char_indices()
+            .find(|&(i, c)| c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()))?
+            .0;
+        stem[at + 1..].parse().ok()
+    };
+    images
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| hash_forms::sidecar_path(p).is_some_and(|s| s.is_file()))
+        .filter_map(|(i, p)| version_of(p).map(|v| (v, i)))
+        .max()
+        .map(|(_, i)| i)
 }
 
 /// Where the wizard looks for images: the demo's `images/` beside the root's
@@ -346,6 +359,7 @@ impl App {
             .image
             .as_ref()
             .and_then(|i| images.iter().position(|p| p == i))
+            .or_else(|| preselect_image(&images))
             .unwrap_or(0);
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -377,6 +391,7 @@ impl App {
                 paste_guard_until: None,
                 activate: None,
                 reboot: None,
+                phase2: None,
                 confirm: None,
                 saved,
             },
@@ -400,6 +415,7 @@ impl App {
             log_offset: 0,
             self_exe: opts.self_exe,
             tx,
+            pending: Vec::new(),
         };
         app.log_offset = std::fs::metadata(app.root.log_file())
             .map(|m| m.len().saturating_sub(16 << 10))
@@ -460,10 +476,15 @@ impl App {
         self.message = Some((level, text));
     }
 
-    fn request_status(&self) {
-        if let Ok(cfg) = &self.config {
-            worker::gather_status(self.root.clone(), cfg.clone(), self.tx.clone());
+    fn request_status(&mut self) {
+        if self.config.is_ok() {
+            self.pending.push(Effect::GatherStatus);
         }
+    }
+
+    /// The effects asked for so far (the first status request, after `new`).
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.pending)
     }
 
     /// Re-reads the small state files; returns whether anything shown changed.
@@ -636,8 +657,14 @@ impl App {
             }
             Step::Verify => match &w.verify {
                 Job::Done(r) if r.ok() => {}
-                Job::Done(_) => {
+                Job::Done(r) if !r.image_ok => {
                     return Err("the image does not match its hash: do not use it".into());
+                }
+                Job::Done(_) => {
+                    return Err(
+                        "the payload does not match the image's manifest: do not use this image"
+                            .into(),
+                    );
                 }
                 _ => return Err("verify the image first (Enter)".into()),
             },
@@ -673,8 +700,17 @@ impl App {
     }
 
     /// The one place where state changes. Returns whether the screen may have
-    /// changed (a tick that found nothing new does not cost a frame).
-    pub fn update(&mut self, msg: Msg) -> bool {
+    /// changed (a tick that found nothing new does not cost a frame) and the
+    /// effects for the runner.
+    pub fn update(&mut self, msg: Msg) -> Update {
+        let redraw = self.apply(msg);
+        Update {
+            redraw,
+            effects: self.take_effects(),
+        }
+    }
+
+    fn apply(&mut self, msg: Msg) -> bool {
         if let Msg::Tick = msg {
             let changed = self.refresh_files();
             if changed {
@@ -708,10 +744,19 @@ impl App {
                             Level::Info,
                             format!("image {} verified: SHA-256 matches", report.version),
                         );
-                    } else {
+                    } else if !report.image_ok {
                         self.say(
                             Level::Error,
                             format!("image {} does NOT match its hash", report.image),
+                        );
+                    } else {
+                        // The ISO is the published one; what is inside it is not.
+                        self.say(
+                            Level::Error,
+                            format!(
+                                "the payload {} does NOT match the image's manifest: do not use this image",
+                                report.payload_file
+                            ),
                         );
                     }
                     self.wizard.manifest = Some(manifest);
@@ -745,6 +790,7 @@ impl App {
                 }
             },
             Msg::ChildExited { op, code } => self.child_exited(op, code),
+            Msg::Started { op, result } => self.started(op, result),
             Msg::InputClosed => {
                 log::warn!(
                     "the terminal went away or the console was told to stop; work in progress goes on without it"
@@ -761,6 +807,7 @@ impl App {
             Op::Reboot => self.wizard.reboot.as_mut(),
             Op::Bundle => self.wizard.bundle.as_mut(),
             Op::Recover => self.wizard.recover.as_mut(),
+            Op::Phase2 => self.wizard.phase2.as_mut(),
         };
         if let Some(r) = run {
             r.exit = Some(code.unwrap_or(-1));
@@ -794,18 +841,24 @@ impl App {
                         && p.outcome.is_some()
                 }) =>
             {
-                let outcome = self
-                    .progress
-                    .as_ref()
-                    .and_then(|p| p.outcome)
-                    .map_or("", |o| o.as_str());
-                self.say(
-                    Level::Error,
-                    format!("the boot phase ended in {outcome}: see the screen above"),
-                );
+                let outcome = self.progress.as_ref().and_then(|p| p.outcome);
+                let said = match outcome {
+                    Some(Outcome::RolledBack) => {
+                        "the upgrade was rolled back: the old firmware runs again".to_string()
+                    }
+                    Some(Outcome::Recovery) => {
+                        "phase 1 failed after its point of no return: recovery mode".to_string()
+                    }
+                    other => format!(
+                        "the boot phase ended badly ({}): see the screen above",
+                        other.map_or("", |o| o.as_str())
+                    ),
+                };
+                self.say(Level::Error, said);
                 self.after_progress();
             }
             (Op::Recover, true) => self.say(Level::Warning, "recovery mode is on"),
+            (Op::Phase2, true) => self.say(Level::Info, "phase 2 ended: see the version check"),
             (op, false) => self.say(
                 Level::Error,
                 format!("{} failed (exit {}){}", op.name(), code.unwrap_or(-1), tail),
@@ -841,15 +894,32 @@ impl App {
                 Some(_) => {}
             }
         }
+        // A committed boot leaves the background migration to the `phase2`
+        // service; on this appliance the console is what starts it, detached
+        // like the other work, once.
+        if p.operation == Operation::Boot
+            && p.outcome == Some(Outcome::Done)
+            && self.wizard.phase2.is_none()
+            && (self.wizard.reboot.is_some() || self.wizard.saved.stage == "rebooting")
+        {
+            self.wizard.phase2 = Some(ChildRun {
+                op: Op::Phase2,
+                pid: 0,
+                exit: None,
+            });
+            self.pending.push(Effect::Spawn {
+                op: Op::Phase2,
+                args: vec!["phase2".into()],
+            });
+        }
         if p.outcome == Some(Outcome::Recovery) && self.screen == Screen::Wizard {
             self.screen = Screen::Recovery;
         }
     }
 
     fn save_wizard(&mut self) {
-        if let Err(e) = self.wizard.saved.save(&self.root) {
-            log::warn!("cannot record the wizard's state: {e}");
-        }
+        self.pending
+            .push(Effect::SaveWizard(self.wizard.saved.clone()));
     }
 
     fn key(&mut self, k: KeyEvent) {
@@ -1012,7 +1082,14 @@ impl App {
                                 "prerequisite {}: {t}",
                                 if d { "ticked" } else { "unticked" }
                             );
-                            w.prereq_cursor = (w.prereq_cursor + 1).min(n.saturating_sub(1));
+                        }
+                        // A warning about unticked items counts what is left now.
+                        if self
+                            .message
+                            .as_ref()
+                            .is_some_and(|(_, m)| m.contains("prerequisite(s) not ticked"))
+                        {
+                            self.message = self.may_advance().err().map(|m| (Level::Warning, m));
                         }
                     }
                     _ => {}
@@ -1054,7 +1131,10 @@ impl App {
                         (Some(img), Some(expected)) => {
                             self.say(Level::Info, format!("verifying {}", img.display()));
                             self.wizard.verify = Job::Running { done: 0, total: 0 };
-                            worker::verify(self.root.clone(), img, expected, self.tx.clone());
+                            self.pending.push(Effect::Verify {
+                                image: img,
+                                expected,
+                            });
                         }
                         _ => {
                             self.message = Some((
@@ -1069,21 +1149,30 @@ impl App {
                 KeyCode::Enter | KeyCode::Char('t') | KeyCode::Char('r')
                     if !self.wizard.check.is_running() =>
                 {
-                    match (self.selected_image().cloned(), self.config.clone()) {
-                        (Some(img), Ok(cfg)) => {
+                    match (self.selected_image().cloned(), &self.config) {
+                        (Some(img), Ok(_)) => {
                             self.say(Level::Info, format!("upgrade test of {}", img.display()));
                             self.wizard.check = Job::Running { done: 0, total: 0 };
                             let sha = match &self.wizard.verify {
                                 Job::Done(r) if r.ok() => Some(r.image_sha256.clone()),
                                 _ => None,
                             };
-                            worker::check(self.root.clone(), cfg, img, sha, self.tx.clone());
+                            let ticked = self
+                                .wizard
+                                .prereqs
+                                .iter()
+                                .filter(|p| p.done)
+                                .map(|p| p.id.to_string())
+                                .collect();
+                            self.pending.push(Effect::Check {
+                                image: img,
+                                iso_sha256: sha,
+                                ticked,
+                            });
                         }
                         (_, Err(e)) => {
-                            self.message = Some((
-                                Level::Error,
-                                format!("the configuration does not load: {e}"),
-                            ))
+                            let e = format!("the configuration does not load: {e}");
+                            self.message = Some((Level::Error, e))
                         }
                         (None, _) => {
                             self.message = Some((Level::Warning, "choose an image first".into()))
@@ -1143,22 +1232,73 @@ impl App {
             .join("bundles")
             .join(format!("support-bundle-{stamp}.zip"));
         let args = vec!["bundle".into(), "-o".into(), out.clone().into_os_string()];
-        match worker::spawn_detached(
-            &self.self_exe,
-            &self.root,
-            Op::Bundle,
+        self.wizard.bundle_path = Some(out);
+        self.pending.push(Effect::Spawn {
+            op: Op::Bundle,
             args,
-            self.tx.clone(),
-        ) {
-            Ok(run) => {
+        });
+    }
+
+    /// The runner started a child (or could not): the wizard follows it.
+    fn started(&mut self, op: Op, result: Result<u32, String>) {
+        let pid = match result {
+            Ok(pid) => pid,
+            Err(e) => {
+                let what = match op {
+                    Op::Activate => "the activation",
+                    Op::Reboot => "the reboot",
+                    Op::Bundle => "the bundle",
+                    Op::Recover => "recovery",
+                    Op::Phase2 => "phase 2",
+                };
+                self.say(Level::Error, format!("cannot start {what}: {e}"));
+                if let Some(r) = self.wizard.phase2.as_mut().filter(|_| op == Op::Phase2) {
+                    r.exit = Some(-1);
+                }
+                return;
+            }
+        };
+        let run = Some(ChildRun {
+            op,
+            pid,
+            exit: None,
+        });
+        match op {
+            Op::Bundle => {
+                let p = self.wizard.bundle_path.clone().unwrap_or_default();
                 self.say(
                     Level::Info,
-                    format!("writing support bundle {}", out.display()),
+                    format!("writing support bundle {}", p.display()),
                 );
-                self.wizard.bundle = Some(run);
-                self.wizard.bundle_path = Some(out);
+                self.wizard.bundle = run;
             }
-            Err(e) => self.say(Level::Error, format!("cannot start the bundle: {e}")),
+            Op::Activate => {
+                let img = self.wizard.saved.image.clone().unwrap_or_default();
+                self.say(
+                    Level::Info,
+                    format!("activation of {} started (pid {pid})", img.display()),
+                );
+                self.wizard.activate = run;
+            }
+            Op::Recover => {
+                self.say(
+                    Level::Warning,
+                    format!("entering recovery mode on request (pid {pid})"),
+                );
+                self.wizard.recover = run;
+            }
+            Op::Reboot => {
+                self.say(Level::Info, format!("reboot requested (pid {pid})"));
+                self.wizard.reboot = run;
+                self.wizard.step = Step::Phase1;
+            }
+            Op::Phase2 => {
+                self.say(
+                    Level::Info,
+                    format!("phase 2 started in the background (pid {pid})"),
+                );
+                self.wizard.phase2 = run;
+            }
         }
     }
 
@@ -1191,65 +1331,27 @@ impl App {
             stage: "activating".into(),
         };
         self.save_wizard();
-        let args = vec![
-            "activate".into(),
-            img.clone().into_os_string(),
-            "--yes".into(),
-        ];
-        match worker::spawn_detached(
-            &self.self_exe,
-            &self.root,
-            Op::Activate,
+        let args = vec!["activate".into(), img.into_os_string(), "--yes".into()];
+        self.pending.push(Effect::Spawn {
+            op: Op::Activate,
             args,
-            self.tx.clone(),
-        ) {
-            Ok(run) => {
-                self.say(
-                    Level::Info,
-                    format!("activation of {} started (pid {})", img.display(), run.pid),
-                );
-                self.wizard.activate = Some(run);
-            }
-            Err(e) => self.say(Level::Error, format!("cannot start the activation: {e}")),
-        }
+        });
     }
 
     fn start_recover(&mut self) {
-        match worker::spawn_detached(
-            &self.self_exe,
-            &self.root,
-            Op::Recover,
-            vec!["recover".into()],
-            self.tx.clone(),
-        ) {
-            Ok(run) => {
-                self.say(
-                    Level::Warning,
-                    format!("entering recovery mode on request (pid {})", run.pid),
-                );
-                self.wizard.recover = Some(run);
-            }
-            Err(e) => self.say(Level::Error, format!("cannot start recovery: {e}")),
-        }
+        self.pending.push(Effect::Spawn {
+            op: Op::Recover,
+            args: vec!["recover".into()],
+        });
     }
 
     fn start_reboot(&mut self) {
         self.wizard.saved.stage = "rebooting".into();
         self.save_wizard();
-        match worker::spawn_detached(
-            &self.self_exe,
-            &self.root,
-            Op::Reboot,
-            vec!["reboot".into()],
-            self.tx.clone(),
-        ) {
-            Ok(run) => {
-                self.say(Level::Info, format!("reboot requested (pid {})", run.pid));
-                self.wizard.reboot = Some(run);
-                self.wizard.step = Step::Phase1;
-            }
-            Err(e) => self.say(Level::Error, format!("cannot reboot: {e}")),
-        }
+        self.pending.push(Effect::Spawn {
+            op: Op::Reboot,
+            args: vec!["reboot".into()],
+        });
     }
 
     fn hash_key(&mut self, k: KeyEvent) {

@@ -8,6 +8,7 @@
 //! in detached processes (worker.rs): the console can die with its terminal.
 
 pub mod app;
+pub mod effects;
 pub mod events;
 pub mod lean;
 pub mod screens;
@@ -16,6 +17,8 @@ pub mod serial;
 mod snapshot_tests;
 pub mod theme;
 pub mod ui;
+#[cfg(test)]
+mod update_tests;
 pub mod worker;
 
 use crate::cli::{Ctx, Exit};
@@ -72,6 +75,10 @@ impl<B: ConsoleBackend> Console<B> {
         rx: Receiver<Msg>,
         min_frame: Duration,
     ) -> std::io::Result<Self> {
+        let mut app = app;
+        // What the new console asked for (its first status) runs now.
+        let first = app.take_effects();
+        effects::run(&mut app, first);
         Ok(Console {
             terminal: Terminal::new(backend).map_err(std::io::Error::other)?,
             app,
@@ -103,9 +110,11 @@ impl<B: ConsoleBackend> Console<B> {
         if let Msg::Resize(c, r) = &msg {
             self.terminal.backend_mut().resize_to(*c, *r);
         }
-        if self.app.update(msg) {
+        let u = self.app.update(msg);
+        if u.redraw {
             self.dirty = true;
         }
+        effects::run(&mut self.app, u.effects);
     }
 
     /// Runs until the operator quits or the terminal goes away.
@@ -212,6 +221,24 @@ pub fn choose_theme(
     }
 }
 
+/// What Help says about the terminal: what it is and how the console draws on
+/// it ("TERM=xterm-256color: Unicode, colour"; "serial line (tty /dev/ttyS0):
+/// ASCII, mono").
+pub fn terminal_note(kind: &serial::TerminalKind, term: &str, ascii: bool, mono: bool) -> String {
+    let what = if kind.serial {
+        format!("serial line ({})", kind.reason)
+    } else if term.trim().is_empty() {
+        "TERM unset".to_string()
+    } else {
+        format!("TERM={}", term.trim())
+    };
+    format!(
+        "{what}: {}, {}",
+        if ascii { "ASCII" } else { "Unicode" },
+        if mono { "mono" } else { "colour" }
+    )
+}
+
 /// The console on the terminal (stdin/stdout must be terminals).
 pub fn run_console(ctx: &Ctx) -> anyhow::Result<Exit> {
     run_console_with(ctx, None)
@@ -228,20 +255,8 @@ pub fn run_console_with(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Exit>
     if let Some(n) = &notice {
         log::warn!("{n}");
     }
-    let note = format!(
-        "{}{}{}",
-        if kind.serial {
-            "serial line"
-        } else {
-            "terminal"
-        },
-        if kind.reason.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", kind.reason)
-        },
-        if ascii { ", ASCII" } else { "" }
-    );
+    let term = std::env::var("TERM").unwrap_or_default();
+    let note = terminal_note(&kind, &term, ascii, theme.name == "mono" || no_color);
 
     crossterm::terminal::enable_raw_mode().map_err(|e| {
         anyhow::anyhow!(
@@ -308,6 +323,18 @@ pub fn run_console_with(ctx: &Ctx, image: Option<&Path>) -> anyhow::Result<Exit>
 mod tests {
     use super::*;
     use ratatui::style::Color;
+
+    #[test]
+    fn terminal_note_says_what_the_terminal_is() {
+        let k = serial::detect(None, Some("/dev/pts/3"), Some("xterm-256color"));
+        let n = terminal_note(&k, "xterm-256color", false, false);
+        assert_eq!(n, "TERM=xterm-256color: Unicode, colour");
+        assert!(!n.contains("terminal"), "not the bare word: {n}");
+        let k = serial::detect(None, Some("/dev/ttyS0"), Some("vt100"));
+        let n = terminal_note(&k, "vt100", true, true);
+        assert!(n.starts_with("serial line (tty /dev/ttyS0"), "{n}");
+        assert!(n.ends_with(": ASCII, mono"), "{n}");
+    }
 
     #[test]
     fn theme_choice_follows_option_terminal_and_no_color() {

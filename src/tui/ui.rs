@@ -213,11 +213,20 @@ pub fn draw(frame: &mut Frame, app: &App) {
     key_hints(app, &all).render(keys, buf);
 }
 
-/// Wraps plain text to a width (the body texts are short; words never split).
+/// Wraps plain text to a width at spaces; a word longer than the width (a path)
+/// is split, so nothing is cut at the border.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut line = String::new();
+    let width = width.max(1);
+    let mut words: Vec<String> = Vec::new();
     for word in text.split_whitespace() {
+        let chars: Vec<char> = word.chars().collect();
+        for piece in chars.chunks(width) {
+            words.push(piece.iter().collect());
+        }
+    }
+    for word in words.iter().map(String::as_str) {
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             out.push(std::mem::take(&mut line));
         }
@@ -247,6 +256,14 @@ mod tests {
         .render(buf.area, &mut buf);
         let text: String = (0..27).map(|x| buf[(x, 0)].symbol().to_string()).collect();
         assert_eq!(text, "[########------------]  42%");
+    }
+
+    #[test]
+    fn wrap_splits_a_word_longer_than_the_width() {
+        let p = "/var/lib/upgrade-console/bundles/support-bundle-20261203T071500Z.zip";
+        let l = wrap(&format!("Bundle: {p}"), 30);
+        assert!(l.iter().all(|x| x.chars().count() <= 30), "{l:?}");
+        assert_eq!(l.concat().replace("Bundle:", ""), p);
     }
 
     #[test]

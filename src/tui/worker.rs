@@ -25,6 +25,8 @@ pub enum Op {
     Reboot,
     Bundle,
     Recover,
+    /// The background migration after a committed boot.
+    Phase2,
 }
 
 impl Op {
@@ -34,6 +36,7 @@ impl Op {
             Op::Reboot => "reboot",
             Op::Bundle => "bundle",
             Op::Recover => "recover",
+            Op::Phase2 => "phase2",
         }
     }
 }
@@ -230,21 +233,25 @@ pub fn verify(root: ApplianceRoot, image: PathBuf, expected: Sha256, tx: Sender<
     });
 }
 
-/// Runs the upgrade test in a thread. A pass is recorded in the journal for the
+/// Runs the upgrade test in a thread; the warnings of prerequisites the operator
+/// ticked are settled. A pass is recorded in the journal for the
 /// image with SHA-256 `iso_sha256` (from the verification just done), as `check` does.
 pub fn check(
     root: ApplianceRoot,
     config: Config,
     image: PathBuf,
     iso_sha256: Option<String>,
+    ticked: Vec<String>,
     tx: Sender<Msg>,
 ) {
     std::thread::spawn(move || {
         let r = FirmwareImage::open(&image)
             .map_err(|e| e.to_string())
             .and_then(|img| {
-                let report = upgrade_core::check::upgrade_test(&root, &config, &img)
+                let mut report = upgrade_core::check::upgrade_test(&root, &config, &img)
                     .map_err(|e| format!("{e:#}"))?;
+                let ticked: Vec<&str> = ticked.iter().map(String::as_str).collect();
+                upgrade_core::check::prerequisites::settle_ticked(&mut report, &ticked);
                 if report.passed()
                     && let Err(e) = upgrade_core::upgrade::journal::record_check_passed(
                         &root,

@@ -142,6 +142,7 @@ fn console_cmd(term: &str, root: &Path) -> String {
 /// Ticks every prerequisite on the wizard's first step.
 fn tick_prerequisites(t: &Tmux) {
     t.press("2", "Prerequisites");
+    // Space ticks the item under the cursor (and does not move it); Down moves on.
     wait_for(
         "every prerequisite ticked (no \"[ ]\" left)",
         PATIENCE,
@@ -150,7 +151,7 @@ fn tick_prerequisites(t: &Tmux) {
             if !s.contains("[ ]") {
                 return Ok(());
             }
-            t.keys(&["Space"]);
+            t.keys(&["Space", "Down"]);
             Err(format!("screen:\n{s}"))
         },
     );
@@ -446,10 +447,13 @@ fn failure_after_the_point_of_no_return_shows_recovery() {
     // The screen shows the mode at once, how the boot phase ended when the console
     // has handled its exit, and recovery's report when recovery has written it:
     // wait for each, not just the title.
-    t.wait_for("the boot phase ended in recovery");
+    t.wait_for("phase 1 failed after its point of no return: recovery mode");
     let s = t.wait_for("Support bundle ready");
     assert!(s.contains("RECOVERY MODE") && s.contains("Reason:"), "{s}");
-    assert!(s.contains("the boot phase ended in recovery"), "{s}");
+    assert!(
+        s.contains("phase 1 failed after its point of no return: recovery mode"),
+        "{s}"
+    );
     t.press("q", EXITED);
 }
 

@@ -4,11 +4,12 @@
 
 pub mod error;
 pub mod finding;
+pub mod prerequisites;
 pub mod rules;
 pub mod space;
 pub mod upgrade_path;
 
-use crate::appliance::config::{Config, Platform};
+use crate::appliance::config::Config;
 use crate::appliance::root::ApplianceRoot;
 use crate::check::finding::{Finding, Report};
 use crate::image::iso::FirmwareImage;
@@ -98,7 +99,7 @@ pub fn upgrade_test(
     report.push(
         "prerequisites",
         "HA access, platform".to_string(),
-        prerequisite_findings(config),
+        prerequisites::findings(config),
     );
 
     // The configuration rules the image carries (src/rules).
@@ -150,29 +151,6 @@ pub fn licence_findings(
             .at(at)
             .fix(format!("Set licence.lts to the LTS line your licence covers (it must be at least {need})."))],
     }
-}
-
-fn prerequisite_findings(config: &Config) -> Vec<Finding> {
-    let mut out = vec![];
-    if let Some(ha) = &config.ha
-        && ha.bmc.is_none()
-    {
-        out.push(
-                Finding::blocker("ha-ipmi", "an HA pair needs IPMI access to the other node: it can only be powered on through IPMI")
-                    .value(ha.peer)
-                    .at("etc/appliance/appliance.toml: ha.bmc")
-                    .fix("Connect and configure the other node's IPMI interface and set ha.bmc (host, user, password_file)."),
-            );
-    }
-    if config.appliance.platform == Platform::Virtual {
-        out.push(
-            Finding::warning("vm-snapshot", "a virtual appliance: take a snapshot of the virtual machine before activating")
-                .value("platform = \"virtual\"")
-                .at("etc/appliance/appliance.toml: appliance.platform")
-                .fix("Create a VM snapshot in the hypervisor and enable console redirection if it allows it."),
-        );
-    }
-    out
 }
 
 /// Renders a report for an 80-column terminal: one line per check, each finding

@@ -31,7 +31,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "Up/Down or k/j",
         "move in a list, scroll findings",
     ),
-    ("Upgrade", "Space or x", "tick a prerequisite"),
+    (
+        "Upgrade",
+        "Space or x",
+        "tick or untick the prerequisite under the cursor",
+    ),
     ("Upgrade", "e", "type or paste the expected SHA-256"),
     ("Upgrade", "Enter", "run the step: verify, test, next..."),
     (

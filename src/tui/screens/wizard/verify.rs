@@ -1,0 +1,95 @@
+//! Step 3: hashing the image and its payload.
+
+use super::Panel;
+#[allow(unused_imports)]
+use super::*;
+
+pub(super) fn draw(app: &App, p: &mut Panel) {
+    let w = &app.wizard;
+    let inner_w = p.width;
+    let text = |t: &str| Line::styled(t.to_string(), app.theme.text);
+    let lines = &mut p.lines;
+    let gauge = &mut p.gauge;
+    let hints = &mut p.hints;
+
+    let name = app
+        .selected_image()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    lines.push(Line::styled(format!("Image {name}"), app.theme.text));
+    match &w.verify {
+        Job::Idle => {
+            lines.push(text(
+                "Reads the whole image once: its SHA-256 must equal the",
+            ));
+            lines.push(text(
+                "published hash, and the payload inside it the hash in",
+            ));
+            lines.push(text("its manifest."));
+            *hints = vec![("Enter", "verify"), ("p", "back")];
+        }
+        Job::Running { done, total } => {
+            *gauge = Some((
+                lines.len(),
+                if *total > 0 {
+                    *done as f64 / *total as f64
+                } else {
+                    0.0
+                },
+            ));
+            lines.push(Line::raw(""));
+            lines.push(text(&format!("{} of {}", human(*done), human(*total))));
+        }
+        Job::Done(r) => {
+            let (st, word) = if r.image_ok {
+                (app.theme.ok, "matches the published hash")
+            } else {
+                (app.theme.error, "DOES NOT MATCH the published hash")
+            };
+            lines.push(Line::styled(format!("Image    {word}"), st));
+            lines.extend(hash_lines(app, "computed", &r.image_sha256, st));
+            if !r.image_ok {
+                lines.extend(hash_lines(
+                    app,
+                    "expected",
+                    &r.expected_sha256,
+                    app.theme.text,
+                ));
+            }
+            let (st, word) = if r.payload_ok {
+                (app.theme.ok, "matches the manifest")
+            } else {
+                (app.theme.error, "DOES NOT MATCH the manifest")
+            };
+            lines.push(Line::styled(
+                format!("Payload  {} {word}", r.payload_file),
+                st,
+            ));
+            lines.push(text(&format!(
+                "Firmware {} {}, {}",
+                r.product,
+                r.version,
+                human(r.bytes)
+            )));
+            if !r.ok() {
+                lines.push(Line::styled(
+                    "Do not use this image: download it again.",
+                    app.theme.error,
+                ));
+            }
+            // A mismatch cannot go on: `n` is not offered.
+            *hints = if r.ok() {
+                vec![("n", "next"), ("Enter", "again"), ("p", "back")]
+            } else {
+                vec![("Enter", "again"), ("p", "back")]
+            };
+        }
+        Job::Failed(e) => {
+            for l in wrap(e, inner_w) {
+                lines.push(Line::styled(l, app.theme.error));
+            }
+            *hints = vec![("Enter", "retry"), ("p", "back")];
+        }
+    }
+}

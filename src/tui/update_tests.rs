@@ -1,0 +1,235 @@
+//! `App::update` on its own: what a key or a report changes and which effects it
+//! asks for, with no runner (nothing is spawned, no thread started).
+
+use crate::tui::app::{App, Confirm, Effect, Level, Msg, Options, Step};
+use crate::tui::theme::Theme;
+use crate::tui::worker::{ChildRun, Op};
+use crossterm::event::{KeyCode, KeyEvent};
+use std::path::{Path, PathBuf};
+use upgrade_core::appliance::root::ApplianceRoot;
+use upgrade_core::upgrade::progress::{Operation, Outcome, Progress};
+
+/// A root with an `images/` directory holding `images` (name, with a .sha256 beside it).
+fn root_with(images: &[(&str, bool)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("temp dir");
+    let dir = d.path().join("images");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, sidecar) in images {
+        std::fs::write(dir.join(name), b"not really an ISO").unwrap();
+        if *sidecar {
+            std::fs::write(
+                dir.join(format!("{name}.sha256")),
+                format!("{}  {name}\n", "ab".repeat(32)),
+            )
+            .unwrap();
+        }
+    }
+    d
+}
+
+fn app(root: &Path, image: Option<PathBuf>) -> App {
+    let (tx, _rx) = std::sync::mpsc::channel();
+    App::new(
+        Options {
+            root: ApplianceRoot::new(root),
+            theme: Theme::default_theme(),
+            ascii: false,
+            terminal_note: "test".into(),
+            image,
+            self_exe: PathBuf::from("/nonexistent/upgrade-console"),
+            notice: None,
+        },
+        tx,
+    )
+}
+
+fn key(a: &mut App, c: char) -> Vec<Effect> {
+    a.update(Msg::Key(KeyEvent::from(KeyCode::Char(c)))).effects
+}
+
+#[test]
+fn y_on_the_activate_question_asks_for_the_child_and_spawns_nothing() {
+    let d = root_with(&[("sps-7.3.1.iso", true)]);
+    let mut a = app(d.path(), None);
+    a.update(Msg::Key(KeyEvent::from(KeyCode::Char('2'))));
+    a.wizard.step = Step::Activate;
+    a.wizard.confirm = Some(Confirm::Activate);
+    let fx = key(&mut a, 'y');
+    let img = d.path().join("images/sps-7.3.1.iso");
+    assert!(
+        fx.contains(&Effect::Spawn {
+            op: Op::Activate,
+            args: vec!["activate".into(), img.into_os_string(), "--yes".into()],
+        }),
+        "{fx:?}"
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SaveWizard(p) if p.stage == "activating")),
+        "{fx:?}"
+    );
+    assert!(a.wizard.activate.is_none(), "nothing started yet");
+    // The runner reports the start: the wizard follows that child.
+    a.update(Msg::Started {
+        op: Op::Activate,
+        result: Ok(4242),
+    });
+    assert_eq!(a.wizard.activate.as_ref().map(|r| r.pid), Some(4242));
+}
+
+#[test]
+fn space_ticks_without_moving_and_the_count_follows() {
+    let d = root_with(&[]);
+    let mut a = app(d.path(), None);
+    key(&mut a, '2');
+    let n = a.wizard.prereqs.len();
+    key(&mut a, 'n');
+    let said = a.message.clone().map(|m| m.1).unwrap_or_default();
+    assert!(said.starts_with(&format!("{n} prerequisite(s)")), "{said}");
+    key(&mut a, ' ');
+    assert!(a.wizard.prereqs[0].done);
+    assert_eq!(a.wizard.prereq_cursor, 0, "Space only ticks");
+    let said = a.message.clone().map(|m| m.1).unwrap_or_default();
+    assert!(
+        said.starts_with(&format!("{} prerequisite(s)", n - 1)),
+        "the warning counts what is left: {said}"
+    );
+    for _ in 1..n {
+        a.update(Msg::Key(KeyEvent::from(KeyCode::Down)));
+        key(&mut a, ' ');
+    }
+    assert!(a.wizard.prereqs.iter().all(|p| p.done));
+    assert!(a.message.is_none(), "no stale warning: {:?}", a.message);
+}
+
+#[test]
+fn preselects_the_newest_published_looking_image() {
+    let d = root_with(&[
+        ("sps-7.3.1-bad-payload-hash.iso", true),
+        ("sps-7.3.1-fails-in-phase1.iso", true),
+        ("sps-7.3.1.iso", true),
+        ("sps-7.2.iso", true),
+        ("sps-9.0.iso", false),
+    ]);
+    let a = app(d.path(), None);
+    assert_eq!(
+        a.selected_image().and_then(|p| p.file_name()),
+        Some(std::ffi::OsStr::new("sps-7.3.1.iso"))
+    );
+    assert_eq!(
+        crate::tui::app::preselect_image(&[d.path().join("images/sps-7.3.1-bad-payload-hash.iso")]),
+        None
+    );
+}
+
+fn write_progress(root: &Path, op: Operation, outcome: Option<Outcome>) {
+    Progress {
+        stage: "done".into(),
+        fraction: 1.0,
+        outcome,
+        ..Progress::new(op)
+    }
+    .save(&ApplianceRoot::new(root))
+    .unwrap();
+}
+
+#[test]
+fn a_committed_boot_starts_phase_2_once() {
+    let d = root_with(&[]);
+    let mut a = app(d.path(), None);
+    a.wizard.reboot = Some(ChildRun {
+        op: Op::Reboot,
+        pid: 1,
+        exit: None,
+    });
+    a.wizard.step = Step::Phase1;
+    write_progress(d.path(), Operation::Boot, Some(Outcome::Done));
+    let fx = a.update(Msg::Tick).effects;
+    assert!(
+        fx.contains(&Effect::Spawn {
+            op: Op::Phase2,
+            args: vec!["phase2".into()],
+        }),
+        "{fx:?}"
+    );
+    assert_eq!(a.wizard.step, Step::VersionCheck);
+    // A later change of the file does not start it again.
+    write_progress(d.path(), Operation::Boot, Some(Outcome::Done));
+    std::fs::write(d.path().join("x"), b"").unwrap();
+    let again = a.update(Msg::ChildExited {
+        op: Op::Reboot,
+        code: Some(0),
+    });
+    assert!(
+        !again
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Spawn { op: Op::Phase2, .. })),
+        "{:?}",
+        again.effects
+    );
+}
+
+#[test]
+fn a_rollback_is_said_plainly() {
+    let d = root_with(&[]);
+    let mut a = app(d.path(), None);
+    a.wizard.reboot = Some(ChildRun {
+        op: Op::Reboot,
+        pid: 1,
+        exit: None,
+    });
+    write_progress(d.path(), Operation::Boot, Some(Outcome::RolledBack));
+    a.update(Msg::ChildExited {
+        op: Op::Reboot,
+        code: Some(1),
+    });
+    let (level, said) = a.message.clone().unwrap();
+    assert_eq!(level, Level::Error);
+    assert!(said.contains("rolled back"), "{said}");
+    assert!(!said.contains("ended in"), "{said}");
+}
+
+#[test]
+fn the_version_check_follows_phase_2_to_its_end() {
+    use upgrade_core::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus};
+    let d = root_with(&[]);
+    let root = ApplianceRoot::new(d.path());
+    let mut st = SlotStatus::default();
+    st.slots.insert(
+        SlotName::A,
+        SlotRecord {
+            state: SlotState::Good,
+            version: Some("7.3.1".parse().unwrap()),
+            ..SlotRecord::empty()
+        },
+    );
+    st.save(&root).unwrap();
+    let mut a = app(d.path(), None);
+    a.wizard.saved.target = Some("7.3.1".into());
+    a.screen = crate::tui::app::Screen::Wizard;
+    a.wizard.step = Step::VersionCheck;
+    let screen = |a: &App| {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| crate::tui::ui::draw(f, a)).unwrap();
+        t.backend().to_string()
+    };
+    Progress {
+        stage: "migrate".into(),
+        fraction: 0.5,
+        ..Progress::new(Operation::Phase2)
+    }
+    .save(&root)
+    .unwrap();
+    a.update(Msg::Tick);
+    let s = screen(&a);
+    assert!(
+        s.contains("Phase 2 (background migration): migrate 50 %"),
+        "{s}"
+    );
+    write_progress(d.path(), Operation::Phase2, Some(Outcome::Done));
+    a.update(Msg::Tick);
+    let s = screen(&a);
+    assert!(s.contains("Phase 2 done"), "{s}");
+    assert!(s.contains("The upgrade is committed"), "{s}");
+}
