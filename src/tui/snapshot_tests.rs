@@ -548,6 +548,23 @@ fn recovery_screen_with_report_and_sealed() {
         keys(&tx, "3");
         settle(&mut c, &tx);
         check_snapshot(&c, root.path(), "recovery", v);
+        assert!(!c.terminal.backend().to_string().contains("state unknown"));
+
+        // The report recovery writes before it starts the log server: no URL, no
+        // error. The screen must not claim the server is up (defect 8).
+        let mut early = report.clone();
+        early["log_server"] = serde_json::json!([]);
+        upgrade_core::appliance::durable::write_atomic(
+            &r.state_dir().join("recovery.json"),
+            early.to_string().as_bytes(),
+        )
+        .unwrap();
+        let (mut c, tx) = console(root.path(), None, v);
+        keys(&tx, "3");
+        settle(&mut c, &tx);
+        let screen = c.terminal.backend().to_string();
+        assert!(!screen.contains("http://"), "{screen}");
+        assert!(screen.contains("state unknown"), "{screen}");
 
         let root = fresh_root();
         let cfg = root.path().join("etc/appliance/appliance.toml");
