@@ -30,7 +30,9 @@ fn indent_wrap(line: Line<'_>, width: usize) -> Vec<Line<'_>> {
         return vec![line];
     }
     let mut spans = line.spans.into_iter();
-    let label = spans.next().expect("checked: two spans or more");
+    let Some(label) = spans.next() else {
+        return vec![];
+    };
     let label_w = label.content.chars().count();
     let chars: Vec<(char, ratatui::style::Style)> = spans
         .flat_map(|s| {
