@@ -205,6 +205,26 @@ fn status_screen() {
     }
 }
 
+/// A last operation whose message is wider than the panel: its continuation
+/// lines start under the value column, not under the labels (defect 8).
+#[test]
+fn status_screen_wraps_to_the_value_column() {
+    for v in &VARIANTS {
+        let root = fresh_root();
+        write_progress(
+            root.path(),
+            Progress {
+                outcome: Some(Outcome::Failed),
+                message: "phase-1 step \"Upgrade session database\" failed (exit status: 1); the appliance rolled back to slot A".into(),
+                ..Progress::new(Operation::Activate)
+            },
+        );
+        let (mut c, _tx) = console(root.path(), None, v);
+        c.run_until(|app| app.status.is_some()).unwrap();
+        check_snapshot(&c, root.path(), "status_long_operation", v);
+    }
+}
+
 /// Opens the wizard and ticks every prerequisite.
 fn tick_all(c: &Console<TestBackend>, tx: &Sender<Msg>) {
     keys(tx, "2");
