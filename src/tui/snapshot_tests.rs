@@ -205,6 +205,26 @@ fn status_screen() {
     }
 }
 
+/// A last operation whose message is wider than the panel: its continuation
+/// lines start under the value column, not under the labels (defect 8).
+#[test]
+fn status_screen_wraps_to_the_value_column() {
+    for v in &VARIANTS {
+        let root = fresh_root();
+        write_progress(
+            root.path(),
+            Progress {
+                outcome: Some(Outcome::Failed),
+                message: "phase-1 step \"Upgrade session database\" failed (exit status: 1); the appliance rolled back to slot A".into(),
+                ..Progress::new(Operation::Activate)
+            },
+        );
+        let (mut c, _tx) = console(root.path(), None, v);
+        c.run_until(|app| app.status.is_some()).unwrap();
+        check_snapshot(&c, root.path(), "status_long_operation", v);
+    }
+}
+
 /// Opens the wizard and ticks every prerequisite.
 fn tick_all(c: &Console<TestBackend>, tx: &Sender<Msg>) {
     keys(tx, "2");
@@ -548,6 +568,23 @@ fn recovery_screen_with_report_and_sealed() {
         keys(&tx, "3");
         settle(&mut c, &tx);
         check_snapshot(&c, root.path(), "recovery", v);
+        assert!(!c.terminal.backend().to_string().contains("state unknown"));
+
+        // The report recovery writes before it starts the log server: no URL, no
+        // error. The screen must not claim the server is up (defect 8).
+        let mut early = report.clone();
+        early["log_server"] = serde_json::json!([]);
+        upgrade_core::appliance::durable::write_atomic(
+            &r.state_dir().join("recovery.json"),
+            early.to_string().as_bytes(),
+        )
+        .unwrap();
+        let (mut c, tx) = console(root.path(), None, v);
+        keys(&tx, "3");
+        settle(&mut c, &tx);
+        let screen = c.terminal.backend().to_string();
+        assert!(!screen.contains("http://"), "{screen}");
+        assert!(screen.contains("state unknown"), "{screen}");
 
         let root = fresh_root();
         let cfg = root.path().join("etc/appliance/appliance.toml");

@@ -104,11 +104,26 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         } else if let Some(e) = r.get("bundle_error").and_then(Value::as_str) {
             lines.extend(text(&format!("No support bundle: {e}"), t.error));
         }
+        // Recovery lists URLs only for addresses its log server bound, and writes
+        // the report once before starting it: no URL and no error means recovery
+        // has not said, so the screen says so rather than guessing (no probing here).
         let urls = strings(r.get("log_server"));
+        let log_error = r.get("log_server_error").and_then(Value::as_str);
         if !urls.is_empty() {
             lines.extend(text(
                 &format!("Boot log in a browser: {}", urls.join("  ")),
                 t.guidance,
+            ));
+        }
+        if let Some(e) = log_error {
+            lines.extend(text(
+                &format!("Boot log server not listening: {e}"),
+                t.warning,
+            ));
+        } else if urls.is_empty() {
+            lines.extend(text(
+                "Boot log server: state unknown (recovery has not reported it)",
+                t.muted,
             ));
         }
         // Per-interface problems, each distinct message once (not repeating SSH's).

@@ -19,6 +19,70 @@ fn row<'a>(app: &App, label: &str, value: String) -> Line<'a> {
     ])
 }
 
+/// Width of the label column (" " + 11): continuation lines start here.
+const LABEL: usize = 12;
+
+/// Wraps a row's value (every span after the label) at spaces to `width`, each
+/// continuation line indented to the value column so it never sits under a label.
+fn indent_wrap(line: Line<'_>, width: usize) -> Vec<Line<'_>> {
+    let total: usize = line.spans.iter().map(|s| s.content.chars().count()).sum();
+    if total <= width || width <= LABEL + 1 || line.spans.len() < 2 {
+        return vec![line];
+    }
+    let mut spans = line.spans.into_iter();
+    let Some(label) = spans.next() else {
+        return vec![];
+    };
+    let label_w = label.content.chars().count();
+    let chars: Vec<(char, ratatui::style::Style)> = spans
+        .flat_map(|s| {
+            let st = s.style;
+            s.content.chars().map(move |c| (c, st)).collect::<Vec<_>>()
+        })
+        .collect();
+    let avail = width - label_w.max(LABEL).min(width - 1);
+    let mut out = Vec::new();
+    let mut rest: &[(char, ratatui::style::Style)] = &chars;
+    let mut first = Some(label);
+    while !rest.is_empty() {
+        let take = if rest.len() <= avail {
+            rest.len()
+        } else {
+            // Break at the last space that fits; a longer word is split.
+            rest[..=avail]
+                .iter()
+                .rposition(|(c, _)| *c == ' ')
+                .filter(|&i| i > 0)
+                .unwrap_or(avail)
+        };
+        let (piece, tail) = rest.split_at(take);
+        let mut row = vec![
+            first
+                .take()
+                .unwrap_or_else(|| Span::raw(" ".repeat(label_w.max(LABEL)))),
+        ];
+        let mut run = String::new();
+        let mut style = piece.first().map(|p| p.1).unwrap_or_default();
+        for &(c, st) in piece {
+            if st != style && !run.is_empty() {
+                row.push(Span::styled(std::mem::take(&mut run), style));
+            }
+            style = st;
+            run.push(c);
+        }
+        if !run.is_empty() {
+            row.push(Span::styled(run, style));
+        }
+        out.push(Line::from(row));
+        // The space a line broke at starts no line.
+        rest = tail;
+        while let Some(((' ', _), t)) = rest.split_first() {
+            rest = t;
+        }
+    }
+    out
+}
+
 pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
     let mut lines: Vec<Line> = Vec::new();
     match &app.config {
@@ -183,9 +247,52 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
     )];
     l.extend(op);
     lines.push(Line::from(l));
-    Paragraph::new(lines)
-        .wrap(ratatui::widgets::Wrap { trim: false })
-        .block(block(app, "Status"))
-        .render(area, buf);
+    let b = block(app, "Status");
+    let width = b.inner(area).width as usize;
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .flat_map(|l| indent_wrap(l, width))
+        .collect();
+    Paragraph::new(lines).block(b).render(area, buf);
     vec![("r", "refresh"), ("2", "upgrade")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(l: &Line) -> String {
+        l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn continuation_lines_start_at_the_value_column() {
+        let line = Line::from(vec![
+            Span::raw(format!(" {:<11}", "Operation")),
+            Span::raw("last upgrade: failed"),
+            Span::raw("  phase-1 step Upgrade session database failed"),
+        ]);
+        let out = indent_wrap(line, 40);
+        assert!(out.len() > 1, "{out:?}");
+        assert!(text(&out[0]).starts_with(" Operation  last"), "{out:?}");
+        for l in &out {
+            assert!(
+                text(l).chars().count() <= 40,
+                "{:?} is wider than 40",
+                text(l)
+            );
+        }
+        for l in &out[1..] {
+            let t = text(l);
+            assert!(t.starts_with(&" ".repeat(LABEL)), "{t:?} not indented");
+            assert_ne!(t.chars().nth(LABEL), Some(' '), "{t:?} starts with a space");
+        }
+        let joined: Vec<String> = out.iter().map(|l| text(l).trim().to_string()).collect();
+        assert_eq!(
+            joined.join(" ").split_whitespace().collect::<Vec<_>>(),
+            " Operation last upgrade: failed phase-1 step Upgrade session database failed"
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        );
+    }
 }
