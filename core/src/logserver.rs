@@ -339,7 +339,7 @@ impl Tailer {
 fn status_json(shared: &Shared) -> String {
     let recovery = crate::state::recovery::active(&shared.root);
     let read = Progress::read(&shared.root);
-    let v = match read.present() {
+    let v = match read.as_present() {
         Some(p) => serde_json::json!({
             "operation": p.operation,
             "stage": p.stage,

@@ -9,7 +9,7 @@ use upgrade_core::upgrade::progress::{Operation, Outcome, Progress};
 
 /// Why: the reason a failed operation recorded, else "requested".
 fn reason(ctx: &Ctx) -> String {
-    match Progress::read(&ctx.root).into_present() {
+    match Progress::read(&ctx.root).present() {
         Some(p) if p.outcome == Some(Outcome::Recovery) && p.operation != Operation::Recover => {
             format!("{} failed and cannot roll back: {}", p.operation, p.message)
         }

@@ -496,7 +496,7 @@ impl App {
             changed = true;
         }
         // A damaged progress.json shows as no operation; `status` says it is damaged.
-        let progress = Progress::read(&self.root).into_present();
+        let progress = Progress::read(&self.root).present();
         if progress != self.progress {
             self.progress = progress;
             changed = true;

@@ -73,7 +73,7 @@ fn demo_failure_images_roll_back_or_require_recovery() {
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r[0]["outcome"], "recovery-required", "{}", describe(&o));
     let p = upgrade_core::upgrade::progress::Progress::read(&rt)
-        .into_present()
+        .present()
         .unwrap();
     assert_eq!(
         p.outcome,

@@ -77,7 +77,7 @@ fn whole_upgrade_from_the_command_line() {
         config_before
     );
     let p = Progress::read(&ApplianceRoot::new(&root))
-        .into_present()
+        .present()
         .unwrap();
     assert_eq!(
         p.outcome,
@@ -173,7 +173,7 @@ fn a_failing_step_before_the_point_of_no_return_rolls_back() {
         DB_V1
     );
     let p = Progress::read(&ApplianceRoot::new(&root))
-        .into_present()
+        .present()
         .unwrap();
     assert_eq!(
         p.outcome,
@@ -240,7 +240,7 @@ fn a_failure_after_an_irreversible_step_requires_recovery() {
         UpgradeState::RecoveryRequired { .. }
     ));
     let p = Progress::read(&ApplianceRoot::new(&root))
-        .into_present()
+        .present()
         .unwrap();
     assert_eq!(
         p.outcome,

@@ -188,7 +188,7 @@ pub fn gather(root: &ApplianceRoot, config: &Config) -> Result<StatusReport, Sta
                 link: link_state(&i.name),
             })
             .collect(),
-        operation: progress.clone().into_present(),
+        operation: progress.clone().present(),
         operation_damaged: progress.damaged().map(String::from),
         upgrade: journal.ok().map(|j| j.state().describe()),
         last_upgrade: crate::upgrade::boot::after_boot_message(root),

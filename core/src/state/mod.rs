@@ -98,6 +98,22 @@ impl<T> Loaded<T> {
         }
     }
 
+    /// The record, borrowed, when there is one.
+    pub fn as_present(&self) -> Option<&T> {
+        match self {
+            Loaded::Present(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Why the file could not be used, if it is damaged.
+    pub fn damaged(&self) -> Option<&str> {
+        match self {
+            Loaded::Damaged(why) => Some(why),
+            _ => None,
+        }
+    }
+
     /// What is wrong, for a message: `None` when the record is present.
     pub fn problem(&self, path: &Path) -> Option<String> {
         match self {

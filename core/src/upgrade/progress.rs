@@ -107,41 +107,9 @@ pub struct Progress {
     pub outcome: Option<Outcome>,
 }
 
-/// What reading progress.json found. A damaged file is said so, never read as "none".
-#[derive(Debug, Clone, PartialEq)]
-pub enum ProgressRead {
-    Present(Progress),
-    /// No operation has run on this root (or the file was removed).
-    Missing,
-    /// The file exists but is not a progress record; the text names the file and why.
-    Damaged(String),
-}
-
-impl ProgressRead {
-    /// The record when there is one; for readers that show a damaged file as their own
-    /// message elsewhere (see `damaged`).
-    pub fn present(&self) -> Option<&Progress> {
-        match self {
-            ProgressRead::Present(p) => Some(p),
-            _ => None,
-        }
-    }
-
-    pub fn into_present(self) -> Option<Progress> {
-        match self {
-            ProgressRead::Present(p) => Some(p),
-            _ => None,
-        }
-    }
-
-    /// Why the file could not be read, if it is damaged.
-    pub fn damaged(&self) -> Option<&str> {
-        match self {
-            ProgressRead::Damaged(why) => Some(why),
-            _ => None,
-        }
-    }
-}
+/// What reading progress.json found (the state module's `Loaded`): a damaged file
+/// is said so, never read as "none".
+pub type ProgressRead = crate::state::Loaded<Progress>;
 
 impl Progress {
     /// A record of `operation` at its start.
@@ -161,10 +129,11 @@ impl Progress {
     }
 
     pub fn path(root: &ApplianceRoot) -> PathBuf {
-        root.state_dir().join("progress.json")
+        crate::state::progress(root)
     }
 
-    /// The one reader of progress.json.
+    /// The one reader of progress.json: the state module's reader, and a fraction
+    /// within 0..1.
     pub fn read(root: &ApplianceRoot) -> ProgressRead {
         let path = Self::path(root);
         let damaged = |why: String| {
@@ -173,18 +142,15 @@ impl Progress {
                 path.display()
             ))
         };
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return ProgressRead::Missing,
-            Err(e) => return damaged(format!("cannot be read: {e}")),
-        };
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return damaged("is empty".into());
-        }
-        match serde_json::from_slice::<Progress>(&bytes) {
-            Ok(p) if (0.0..=1.0).contains(&p.fraction) => ProgressRead::Present(p),
-            Ok(p) => damaged(format!("has fraction {}, outside 0..1", p.fraction)),
-            Err(e) => damaged(format!("is not a progress record ({e})")),
+        match crate::state::read_json::<Progress>(&path) {
+            ProgressRead::Present(p) if (0.0..=1.0).contains(&p.fraction) => {
+                ProgressRead::Present(p)
+            }
+            ProgressRead::Present(p) => {
+                damaged(format!("has fraction {}, outside 0..1", p.fraction))
+            }
+            ProgressRead::Missing => ProgressRead::Missing,
+            ProgressRead::Damaged(why) => damaged(format!("is not a progress record ({why})")),
         }
     }
 
@@ -617,15 +583,12 @@ mod tests {
         for k in 0..1000 {
             r.update(k as f64 / 1000.0, "writing");
         }
-        assert_eq!(Progress::read(&root).into_present().unwrap().stage, "write");
+        assert_eq!(Progress::read(&root).present().unwrap().stage, "write");
         r.end_step();
         r.begin_step("read-back", 1, 1);
-        assert_eq!(
-            Progress::read(&root).into_present().unwrap().stage,
-            "read-back"
-        );
+        assert_eq!(Progress::read(&root).present().unwrap().stage, "read-back");
         r.finish(Outcome::Done, "ok");
-        let p = Progress::read(&root).into_present().unwrap();
+        let p = Progress::read(&root).present().unwrap();
         assert_eq!(p.outcome, Some(Outcome::Done));
         assert_eq!(p.fraction, 1.0);
         assert_eq!(p.operation, Operation::Activate);
@@ -672,7 +635,7 @@ mod tests {
             }
         }
         std::fs::write(&path, text).unwrap();
-        assert_eq!(Progress::read(&root).into_present(), Some(good));
+        assert_eq!(Progress::read(&root).present(), Some(good));
     }
 
     #[test]
