@@ -9,7 +9,7 @@
 //! tailer thread polls the log every few milliseconds and wakes every live viewer.
 
 use crate::appliance::root::ApplianceRoot;
-use crate::support::bundle::Secrets;
+use crate::support::secrets::Secrets;
 use crate::upgrade::progress::Progress;
 use std::collections::VecDeque;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -178,7 +178,7 @@ pub fn spawn(root: ApplianceRoot, listen: Vec<SocketAddr>) -> io::Result<LogServ
         .filter_map(|l| l.local_addr().ok())
         .collect();
     let shared = Arc::new(Shared {
-        secrets: Mutex::new(Secrets::load(&root)),
+        secrets: Mutex::new(Secrets::load(&root).unwrap_or_default()),
         root,
         feed: Mutex::new(FeedState::default()),
         wake: Condvar::new(),
@@ -248,7 +248,7 @@ impl Tailer {
         if m != self.config_stamp {
             self.config_stamp = m;
             if let Ok(mut s) = shared.secrets.lock() {
-                *s = Secrets::load(&shared.root);
+                *s = Secrets::load(&shared.root).unwrap_or_default();
             }
         }
     }
@@ -874,36 +874,26 @@ fn events(shared: &Shared, mut s: TcpStream, req: &Request, head_only: bool) -> 
 }
 
 fn bundle(shared: &Shared, s: &mut TcpStream, head_only: bool) -> io::Result<()> {
-    // The bundle made on entering recovery, or a fresh one when it is gone.
-    let recorded = crate::state::recovery::load(&shared.root)
-        .present()
-        .and_then(|r| r.bundle)
-        .filter(|p| p.is_file());
-    let path = match recorded {
-        Some(p) => p,
-        None => {
-            let root = shared.root.clone();
-            // Bundle writing needs a full-size stack; connection threads are small.
-            let made = std::thread::spawn(move || {
-                crate::support::bundle::write_bundle(&root, None).map_err(|e| e.to_string())
-            })
-            .join()
-            .map_err(|_| "bundle thread panicked".to_string())
-            .and_then(|r| r);
-            match made {
-                Ok(p) => p,
-                Err(e) => {
-                    log::error!("boot log server: cannot make a bundle: {e}");
-                    return respond(
-                        s,
-                        500,
-                        "text/plain; charset=utf-8",
-                        b"cannot make the support bundle; see the log\n",
-                        head_only,
-                        &[],
-                    );
-                }
-            }
+    let root = shared.root.clone();
+    // Bundle writing needs a full-size stack; connection threads are small.
+    let made = std::thread::spawn(move || {
+        crate::support::bundle::recovery_bundle(&root).map_err(|e| e.to_string())
+    })
+    .join()
+    .map_err(|_| "bundle thread panicked".to_string())
+    .and_then(|r| r);
+    let path = match made {
+        Ok(p) => p,
+        Err(e) => {
+            log::error!("boot log server: cannot make a bundle: {e}");
+            return respond(
+                s,
+                500,
+                "text/plain; charset=utf-8",
+                b"cannot make the support bundle; see the log\n",
+                head_only,
+                &[],
+            );
         }
     };
     let bytes = std::fs::read(&path)?;
