@@ -20,5 +20,7 @@ pub fn open_on(ctx: &Ctx, root: &Path, image: Option<&Path>) -> anyhow::Result<E
         root: ApplianceRoot::new(root),
         ..ctx.clone()
     };
+    // Sealed means no SSH at any moment, also when the console is all that runs.
+    upgrade_core::recovery::enforce_sealed(&ctx.root);
     crate::tui::run_console_with(&ctx, image)
 }

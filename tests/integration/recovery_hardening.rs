@@ -119,6 +119,78 @@ fn sealing_stops_a_running_recovery_sshd() {
     );
 }
 
+#[test]
+fn sealing_while_recover_runs_stops_its_sshd_at_once() {
+    let mut lab = lab(false);
+    lab.start_recover();
+    wait_until(10, "sshd on :22 before sealing", || {
+        connects(&lab, APPL_ETH0, 22)
+    });
+    // Nobody runs recover again: the running supervisor itself must notice.
+    std::fs::write(lab.root.join("etc/appliance/appliance.toml"), config(true)).unwrap();
+    wait_until(
+        15,
+        "sshd to stop after sealing, recover still running",
+        || !connects(&lab, APPL_ETH0, 22) && !connects(&lab, APPL_ETH1, 22),
+    );
+    assert!(
+        lab.recover.exited().is_none(),
+        "recover ended instead of staying in recovery without SSH"
+    );
+    let r = lab.report();
+    assert!(r["ssh_port"].is_null(), "{r}");
+    assert!(
+        r["ssh_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stopped the recovery sshd"),
+        "{r}"
+    );
+    // And it does not come back.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !connects(&lab, APPL_ETH0, 22),
+        "sshd came back on a sealed box"
+    );
+}
+
+#[test]
+fn boot_on_a_sealed_box_stops_a_recovery_sshd_left_running() {
+    let mut lab = lab(false);
+    lab.start_recover();
+    wait_until(10, "sshd on :22", || connects(&lab, APPL_ETH0, 22));
+    // The supervising recover dies without cleaning up (SIGKILL): its sshd lives on.
+    let pid = lab.recover.pid();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    wait_until(10, "recover to die", || lab.recover.exited().is_some());
+    assert!(
+        connects(&lab, APPL_ETH0, 22),
+        "the orphaned sshd should still listen before boot"
+    );
+    std::fs::write(lab.root.join("etc/appliance/appliance.toml"), config(true)).unwrap();
+    let o = Command::new("ip")
+        .args(["netns", "exec", &lab.appl.0, bin(), "--root"])
+        .arg(&lab.root)
+        .arg("boot")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        !connects(&lab, APPL_ETH0, 22),
+        "sshd still on :22 after boot on a sealed box: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        log_text(&lab).contains("stopped the recovery sshd"),
+        "{}",
+        log_text(&lab)
+    );
+}
+
 /// `ip netns del` on drop: a name attached to the host's namespace is detached
 /// whatever happens to the test.
 struct Attached(String);

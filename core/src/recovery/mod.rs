@@ -48,11 +48,25 @@ pub fn supervise(session: &mut RecoverySession, stop: &AtomicBool) {
     let mut backoff = Duration::from_millis(500);
     let mut restart_at: Option<Instant> = None;
     let mut started = Instant::now();
+    let mut sealed_check = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
         let Some((plan, child)) = session.sshd.as_mut() else {
             continue;
         };
+        // Sealed means no SSH at any moment: a box sealed while recovery runs loses
+        // its sshd (and every session) within a second, not at the next restart.
+        if sealed_check.elapsed() >= SEALED_POLL {
+            sealed_check = Instant::now();
+            if sealed_now(&plan.root) {
+                let root = plan.root.clone();
+                let pid = plan.stop_previous().unwrap_or(child.id() as i32);
+                terminate(child);
+                session.sshd = None;
+                note_sealed(&root, pid);
+                continue;
+            }
+        }
         if restart_at.is_none()
             && let Ok(Some(status)) = child.try_wait()
         {
@@ -80,6 +94,44 @@ pub fn supervise(session: &mut RecoverySession, stop: &AtomicBool) {
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     }
+}
+
+/// How often a supervisor re-reads `sealed` from the configuration.
+const SEALED_POLL: Duration = Duration::from_secs(1);
+
+/// Whether the appliance is sealed now, as its configuration says. A configuration
+/// that cannot be read decides nothing here: it cannot start an sshd either.
+fn sealed_now(root: &ApplianceRoot) -> bool {
+    Config::load(root).is_ok_and(|c| c.appliance.sealed)
+}
+
+/// Records in recovery.json that SSH was stopped because the box was sealed.
+fn note_sealed(root: &ApplianceRoot, pid: i32) {
+    let why = format!("sealed: no SSH (stopped the recovery sshd, pid {pid})");
+    log::warn!("recovery: the appliance was sealed while recovery ran: {why}");
+    if let Some(mut r) = crate::state::recovery::load(root).present() {
+        r.sealed = true;
+        r.ssh_port = None;
+        r.sshd_pid = None;
+        r.ssh_listen.clear();
+        r.host_key_fingerprints.clear();
+        r.ssh_error = Some(why);
+        if let Err(e) = crate::state::recovery::save(root, &r) {
+            log::error!("recovery: cannot update the recovery report: {e}");
+        }
+    }
+}
+
+/// Stops a recovery sshd left running by an earlier recovery when the appliance is
+/// sealed now. `boot`, `recover` and the console call this when they start, so no
+/// path leaves SSH open on a sealed box. Returns the pid it stopped.
+pub fn enforce_sealed(root: &ApplianceRoot) -> Option<i32> {
+    if !sealed_now(root) {
+        return None;
+    }
+    let pid = sshd::SshdPlan::new(root, Vec::new()).stop_previous()?;
+    note_sealed(root, pid);
+    Some(pid)
 }
 
 /// SIGTERM, then wait for it (sshd exits at once on SIGTERM).

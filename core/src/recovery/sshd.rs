@@ -63,7 +63,7 @@ pub struct SshdPlan {
     /// sshd's own messages go here (the console log directory, so bundles carry it).
     pub log: PathBuf,
     /// Re-read before each start: a box sealed since recovery began gets no sshd.
-    root: ApplianceRoot,
+    pub(crate) root: ApplianceRoot,
 }
 
 /// var/lib/upgrade-console/recovery/

@@ -161,6 +161,10 @@ pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> Result<BootReport, Boot
             None
         }
     };
+    // A recovery sshd from an earlier boot must not outlive the box being sealed.
+    if let Some(pid) = crate::recovery::enforce_sealed(root) {
+        log::warn!("boot: the appliance is sealed: stopped the recovery sshd (pid {pid})");
+    }
     let _log_server = start_log_server(root, config.as_ref());
     log::info!("boot: booted from slot {booted}");
     let journal = match Journal::open(root) {
