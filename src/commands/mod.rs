@@ -57,6 +57,10 @@ pub fn run(cli: Cli) -> Exit {
         (Err(e), _) => {
             let text = error_text(&e);
             log::error!("{text}");
+            if ctx.json {
+                // Scripts read stdout: it holds one document whatever happened.
+                crate::outln!("{}", serde_json::json!({ "error": text }));
+            }
             crate::errln!("upgrade-console: error: {text}");
             Exit::CannotRun
         }

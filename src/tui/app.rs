@@ -591,7 +591,7 @@ impl App {
                 };
             }
             Operation::Recover => self.screen = Screen::Recovery,
-            Operation::Activate | Operation::Phase2 => {}
+            Operation::Activate | Operation::Phase2 | Operation::Verify => {}
         }
         if p.outcome == Some(Outcome::Recovery) {
             self.screen = Screen::Recovery;

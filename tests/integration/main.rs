@@ -19,6 +19,7 @@ mod free_space_loop;
 mod hash_form_fixtures;
 mod hostile_paths;
 mod iso_images;
+mod json_schemas;
 mod logserver_chromium;
 mod logserver_http;
 mod powercut;
