@@ -30,6 +30,7 @@ mod rules_config;
 mod rules_demo;
 mod rules_ssh;
 mod rules_tls;
+mod secrets_declared;
 mod state_trust;
 mod tui_serial;
 mod tui_tmux;
