@@ -10,6 +10,7 @@ mod activate_loop;
 mod boot_demo;
 mod boot_flow;
 mod boot_grubenv;
+mod bundle_concurrent;
 mod bundle_secrets;
 mod cli_snapshots;
 mod cli_spine;

@@ -76,6 +76,10 @@ pub fn activate_lock(root: &ApplianceRoot) -> PathBuf {
 pub fn phase2_lock(root: &ApplianceRoot) -> PathBuf {
     root.state_dir().join("phase2.lock")
 }
+/// Held (flock) while a support bundle is made under the state directory.
+pub fn bundle_lock(root: &ApplianceRoot) -> PathBuf {
+    root.state_dir().join("bundle.lock")
+}
 /// Held (flock) by the running boot phase.
 pub fn boot_lock(root: &ApplianceRoot) -> PathBuf {
     root.state_dir().join("boot.lock")

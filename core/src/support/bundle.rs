@@ -3,7 +3,13 @@
 //! secrets redacted, system facts, block devices, interfaces and routes, kernel
 //! command line, versions — plus a SHA256SUMS member over all the others. Secret
 //! values from the configuration are also scrubbed from every other member (they can
-//! leak into logs), and this module's `Secrets` is what the boot log server uses too.
+//! leak into logs).
+//!
+//! The size budget goes to what support needs most: state files first, then the
+//! configuration and system facts, logs last (their newest lines). Members are
+//! written one at a time, so a build holds one member (at most 8 MiB), not the bundle.
+//! Bundles under the state directory are made under a lock, one at a time, and
+//! pruned; the recovery bundle the boot log server offers is made once and shared.
 
 use crate::appliance::durable::sync_dir;
 use crate::appliance::root::ApplianceRoot;
@@ -18,6 +24,15 @@ use std::path::{Path, PathBuf};
 pub const MAX_MEMBER_BYTES: u64 = 8 * 1024 * 1024;
 /// All copied files together are capped at this many bytes.
 pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+/// Bundles kept under var/lib/upgrade-console/bundles/ (newest first), besides the
+/// one recovery recorded.
+pub const KEEP_BUNDLES: usize = 3;
+/// And at most this many bytes of them.
+pub const KEEP_BUNDLE_BYTES: u64 = 256 * 1024 * 1024;
+/// How long a caller waits for another process's bundle build.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+/// A temporary file older than this was left by a writer that died.
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -31,6 +46,10 @@ pub enum BundleError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "another bundle is being made for over {0:?} (lock \"{1}\"); wait for it, or stop the process holding the lock"
+    )]
+    Busy(std::time::Duration, String),
     #[error("no bundle made, its secrets cannot be known: {0}")]
     Secrets(#[from] crate::support::secrets::SecretsError),
     #[error("cannot write the bundle \"{path}\": {source}")]
@@ -54,57 +73,31 @@ fn read_capped(path: &Path, cap: u64, tail: bool) -> std::io::Result<(Vec<u8>, b
     Ok((buf, cut))
 }
 
-/// One member of the bundle being assembled.
-struct Member {
+/// Where a member's bytes come from.
+enum Source {
+    /// A file, cut to the budget: logs keep their tail, other files their head.
+    File {
+        path: PathBuf,
+        tail: bool,
+    },
+    Bytes(Vec<u8>),
+}
+
+/// One member of the bundle, planned in budget order.
+struct Planned {
     name: String,
-    bytes: Vec<u8>,
+    source: Source,
 }
 
-#[derive(Default)]
-struct Assembly {
-    members: Vec<Member>,
-    notes: Vec<String>,
-    copied: u64,
-}
-
-impl Assembly {
-    fn add(&mut self, name: impl Into<String>, bytes: Vec<u8>) {
-        self.members.push(Member {
-            name: name.into(),
-            bytes,
-        });
-    }
-
-    /// Copies a file into the bundle, within the per-member and total caps.
-    fn add_file(&mut self, name: String, path: &Path, tail: bool) {
-        let left = MAX_TOTAL_BYTES.saturating_sub(self.copied);
-        if left == 0 {
-            self.notes
-                .push(format!("{name}: left out, the bundle reached its size cap"));
-            return;
-        }
-        match read_capped(path, MAX_MEMBER_BYTES.min(left), tail) {
-            Ok((bytes, cut)) => {
-                if cut {
-                    self.notes.push(format!(
-                        "{name}: cut to {} bytes ({})",
-                        bytes.len(),
-                        if tail {
-                            "the last ones"
-                        } else {
-                            "the first ones"
-                        }
-                    ));
-                }
-                self.copied += bytes.len() as u64;
-                self.add(name, bytes);
-            }
-            Err(e) => self
-                .notes
-                .push(format!("{name}: cannot read \"{}\": {e}", path.display())),
-        }
-    }
-}
+/// State files support reads first, in this order; the rest of the state follows.
+const STATE_FIRST: &[&str] = &[
+    "journal.log",
+    "slot-status.json",
+    "progress.json",
+    "recovery.json",
+    "phase1-checkpoint.json",
+    "phase2.json",
+];
 
 /// Files under `dir` (recursively, no symlinks), as paths relative to it, sorted.
 fn files_under(dir: &Path, skip_dirs: &[&str]) -> Vec<PathBuf> {
@@ -382,41 +375,54 @@ pub fn default_path(root: &ApplianceRoot) -> PathBuf {
         .join(format!("support-{}-{stamp}.zip", host_for_name(&text)))
 }
 
-/// Gathers every member (not yet scrubbed) of the bundle for `root`.
-fn assemble(root: &ApplianceRoot, secrets: &Secrets) -> Assembly {
-    let mut a = Assembly::default();
-    // The console log and anything rotated next to it: newest lines matter most.
-    let log_dir = root.log_dir();
-    for rel in files_under(&log_dir, &[]) {
-        let name = format!("log/{}", rel.display());
-        a.add_file(name, &log_dir.join(&rel), true);
-    }
-    // State: journal, slot status, progress, staged manifests, recovery report. Not
-    // earlier bundles, and not the recovery host keys (private keys).
+/// Every member of the bundle for `root`, in the order the size budget is spent.
+fn plan(root: &ApplianceRoot, secrets: &Secrets, notes: &mut Vec<String>) -> Vec<Planned> {
+    let mut out = Vec::new();
+    // State first: journal, slot status, progress, recovery report, phase files, then
+    // staged manifests and the rest. Not earlier bundles, not the recovery host keys
+    // (private keys), not locks.
     let state = root.state_dir();
-    for rel in files_under(&state, &["bundles", "recovery"]) {
+    let mut rels = files_under(&state, &["bundles", "recovery"]);
+    rels.retain(|r| r.extension().is_none_or(|e| e != "lock"));
+    rels.sort_by_key(|r| {
+        let name = r.to_string_lossy();
+        STATE_FIRST
+            .iter()
+            .position(|f| *f == name)
+            .unwrap_or(STATE_FIRST.len())
+    });
+    for rel in rels {
         let path = state.join(&rel);
         let name = format!("state/{}", rel.display());
         if secrets.is_secret_file(&path) {
-            a.notes
-                .push(format!("{name}: left out, it is a secret file"));
+            notes.push(format!("{name}: left out, it is a secret file"));
             continue;
         }
-        a.add_file(name, &path, false);
+        out.push(Planned {
+            name,
+            source: Source::File { path, tail: false },
+        });
     }
     match std::fs::read_to_string(root.config_file()) {
-        Ok(text) => {
-            let (redacted, _) = redact_config(&text);
-            a.add("config/appliance.toml", redacted.into_bytes());
-        }
-        Err(e) => a.notes.push(format!(
+        Ok(text) => out.push(Planned {
+            name: "config/appliance.toml".into(),
+            source: Source::Bytes(redact_config(&text).0.into_bytes()),
+        }),
+        Err(e) => notes.push(format!(
             "config/appliance.toml: cannot read \"{}\": {e}",
             root.config_file().display()
         )),
     }
-    a.add("system/facts.json", json(&system_facts()));
-    a.add("system/block-devices.json", json(&block_devices()));
-    a.add("system/interfaces.json", json(&interfaces()));
+    let mut bytes = |name: &str, b: Vec<u8>| {
+        out.push(Planned {
+            name: name.into(),
+            source: Source::Bytes(b),
+        })
+    };
+    bytes("versions.json", json(&versions(root)));
+    bytes("system/facts.json", json(&system_facts()));
+    bytes("system/block-devices.json", json(&block_devices()));
+    bytes("system/interfaces.json", json(&interfaces()));
     let mut routes = Vec::new();
     for (label, p) in [
         ("IPv4 (/proc/net/route)", "/proc/net/route"),
@@ -425,57 +431,259 @@ fn assemble(root: &ApplianceRoot, secrets: &Secrets) -> Assembly {
         routes.extend_from_slice(format!("# {label}\n").as_bytes());
         routes.extend(std::fs::read(p).unwrap_or_else(|e| format!("unreadable: {e}\n").into()));
     }
-    a.add("system/routes.txt", routes);
+    bytes("system/routes.txt", routes);
     match std::fs::read(root.cmdline()) {
-        Ok(b) => a.add("system/cmdline.txt", b),
-        Err(e) => a.notes.push(format!(
+        Ok(b) => bytes("system/cmdline.txt", b),
+        Err(e) => notes.push(format!(
             "system/cmdline.txt: cannot read \"{}\": {e}",
             root.cmdline().display()
         )),
     }
-    a.add("versions.json", json(&versions(root)));
-    a
+    // Logs last, the console log first and then the newest rotated ones.
+    let log_dir = root.log_dir();
+    let mut logs = files_under(&log_dir, &[]);
+    let modified = |r: &PathBuf| {
+        std::fs::metadata(log_dir.join(r))
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    logs.sort_by(|a, b| {
+        let console = |r: &PathBuf| r.as_os_str() != "console.log";
+        console(a)
+            .cmp(&console(b))
+            .then_with(|| modified(b).cmp(&modified(a)))
+    });
+    for rel in logs {
+        out.push(Planned {
+            name: format!("log/{}", rel.display()),
+            source: Source::File {
+                path: log_dir.join(&rel),
+                tail: true,
+            },
+        });
+    }
+    out
 }
 
-/// Writes the support bundle of `root` to `out` (default: [`default_path`]) and
-/// returns where it went. The file appears complete or not at all.
-pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> Result<PathBuf, BundleError> {
-    let path = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| default_path(root));
-    let secrets = Secrets::load(root)?;
-    let mut a = assemble(root, &secrets);
-    let mut notes = format!(
-        "Support bundle of upgrade-console {} made {}.\n\
-         Secrets from appliance.toml ({} values) are replaced by {REDACTED} everywhere.\n\
-         Each member is capped at {MAX_MEMBER_BYTES} bytes, all copies at {MAX_TOTAL_BYTES}.\n",
-        env!("CARGO_PKG_VERSION"),
-        crate::appliance::console_log::now_rfc3339(),
-        secrets.len()
-    );
-    for n in &a.notes {
-        notes.push_str(n);
-        notes.push('\n');
-    }
-    a.add("README.txt", notes.into_bytes());
-
-    let mut sums = String::new();
-    let members: Vec<Member> = a
-        .members
-        .into_iter()
-        .map(|m| {
-            let bytes = secrets.scrub(&m.bytes);
-            sums.push_str(&format!(
-                "{}  {}\n",
-                hex::encode(Sha256::digest(&bytes)),
-                m.name
-            ));
-            Member {
-                name: m.name,
-                bytes,
+/// A member's bytes within what is left of the budget, and a note when cut or left
+/// out.
+fn member_bytes(
+    p: Planned,
+    copied: &mut u64,
+    notes: &mut Vec<String>,
+) -> Option<(String, Vec<u8>)> {
+    match p.source {
+        Source::Bytes(b) => Some((p.name, b)),
+        Source::File { path, tail } => {
+            let left = MAX_TOTAL_BYTES.saturating_sub(*copied);
+            if left == 0 {
+                notes.push(format!(
+                    "{}: left out, the bundle reached its size cap",
+                    p.name
+                ));
+                return None;
             }
-        })
-        .collect();
+            match read_capped(&path, MAX_MEMBER_BYTES.min(left), tail) {
+                Ok((bytes, cut)) => {
+                    if cut {
+                        notes.push(format!(
+                            "{}: cut to {} bytes ({})",
+                            p.name,
+                            bytes.len(),
+                            if tail {
+                                "the last ones"
+                            } else {
+                                "the first ones"
+                            }
+                        ));
+                    }
+                    *copied += bytes.len() as u64;
+                    Some((p.name, bytes))
+                }
+                Err(e) => {
+                    notes.push(format!(
+                        "{}: cannot read \"{}\": {e}",
+                        p.name,
+                        path.display()
+                    ));
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Writes the support bundle of `root` to `out`, or (None) to a new file under the
+/// state directory's bundles/, made under the bundle lock and followed by pruning.
+/// Returns where it went. The file appears complete or not at all.
+pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> Result<PathBuf, BundleError> {
+    match out {
+        Some(p) => build(root, p).map(|()| p.to_path_buf()),
+        None => {
+            let _lock = lock(root)?;
+            let path = unique(default_path(root));
+            build(root, &path)?;
+            prune(root, &path);
+            Ok(path)
+        }
+    }
+}
+
+/// The bundle the boot log server offers in recovery: the one recovery recorded while
+/// it is a complete ZIP, else one made now (once: concurrent callers wait for it and
+/// get the same file) and recorded for the next.
+pub fn recovery_bundle(root: &ApplianceRoot) -> Result<PathBuf, BundleError> {
+    let recorded = || {
+        crate::state::recovery::load(root)
+            .present()
+            .and_then(|r| r.bundle)
+            .filter(|p| is_complete(p))
+    };
+    if let Some(p) = recorded() {
+        return Ok(p);
+    }
+    let _lock = lock(root)?;
+    // Made by whoever held the lock before us.
+    if let Some(p) = recorded() {
+        return Ok(p);
+    }
+    let path = unique(default_path(root));
+    build(root, &path)?;
+    if let Some(mut r) = crate::state::recovery::load(root).present() {
+        r.bundle = Some(path.clone());
+        r.bundle_error = None;
+        if let Err(e) = crate::state::recovery::save(root, &r) {
+            log::error!("cannot record the new bundle in the recovery report: {e}");
+        }
+    }
+    prune(root, &path);
+    Ok(path)
+}
+
+/// Whether `path` is a whole ZIP (its central directory reads).
+fn is_complete(path: &Path) -> bool {
+    File::open(path)
+        .ok()
+        .is_some_and(|f| zip::ZipArchive::new(f).is_ok())
+}
+
+/// `path`, or `path` with `-2`, `-3`... when a bundle of that second exists.
+fn unique(path: PathBuf) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // One past the highest number of this second's names still present, so a name
+    // handed out earlier and pruned since is never handed out again.
+    let taken = path.parent().and_then(|d| std::fs::read_dir(d).ok());
+    let mut highest = None;
+    for e in taken.into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(stem.as_str()) else {
+            continue;
+        };
+        if rest == ".zip" {
+            highest = highest.max(Some(1u32));
+        } else if let Some(n) = rest
+            .strip_prefix('-')
+            .and_then(|r| r.strip_suffix(".zip"))
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            highest = highest.max(Some(n));
+        }
+    }
+    match highest {
+        None => path,
+        Some(n) => path.with_file_name(format!("{stem}-{}.zip", n.saturating_add(1))),
+    }
+}
+
+/// The bundle lock: one build at a time under the state directory. The kernel drops
+/// it when its holder dies, so a crashed build never blocks the next.
+fn lock(root: &ApplianceRoot) -> Result<nix::fcntl::Flock<File>, BundleError> {
+    let path = crate::state::bundle_lock(root);
+    let shown = path.display().to_string();
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let f =
+            crate::appliance::safe_open::open_lock(&path).map_err(|source| BundleError::Write {
+                path: shown.clone(),
+                source,
+            })?;
+        match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(l) => return Ok(l),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(BundleError::Busy(LOCK_WAIT, shown));
+            }
+            Err((_, e)) => {
+                return Err(BundleError::Write {
+                    path: shown,
+                    source: e.into(),
+                });
+            }
+        }
+    }
+}
+
+/// Keeps the newest bundles under bundles/ (at most [`KEEP_BUNDLES`] and
+/// [`KEEP_BUNDLE_BYTES`]), never `keep` nor the one recovery recorded, and removes
+/// temporary files of writers that died. Called with the bundle lock held.
+fn prune(root: &ApplianceRoot, keep: &Path) {
+    let dir = root.state_dir().join("bundles");
+    let recorded = crate::state::recovery::load(root)
+        .present()
+        .and_then(|r| r.bundle);
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    let mut bundles = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .unwrap_or_default();
+        if name.starts_with(".support-") && name.ends_with(".tmp") {
+            if age > STALE_TEMP {
+                let _ = std::fs::remove_file(e.path());
+            }
+        } else if name.starts_with("support-") && name.ends_with(".zip") {
+            bundles.push((age, meta.len(), e.path()));
+        }
+    }
+    bundles.sort();
+    let (mut kept, mut bytes) = (0usize, 0u64);
+    for (_, len, path) in bundles {
+        let protected = path == keep || recorded.as_deref() == Some(path.as_path());
+        if protected || (kept < KEEP_BUNDLES && bytes + len <= KEEP_BUNDLE_BYTES) {
+            kept += 1;
+            bytes += len;
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => log::info!("old support bundle removed: {}", path.display()),
+            Err(e) => log::warn!("cannot remove the old bundle \"{}\": {e}", path.display()),
+        }
+    }
+}
+
+/// Writes the bundle to `path` through an exclusive temporary file, one member at a
+/// time, scrubbed of secrets, then renames it into place.
+fn build(root: &ApplianceRoot, path: &Path) -> Result<(), BundleError> {
+    let secrets = Secrets::load(root)?;
+    let mut notes = Vec::new();
+    let planned = plan(root, &secrets, &mut notes);
 
     let dir = path
         .parent()
@@ -507,20 +715,50 @@ pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> Result<PathBuf,
             path: shown.clone(),
             source,
         };
-        let mut z = zip::ZipWriter::new(f);
+        let mut z = zip::ZipWriter::new(std::io::BufWriter::new(f));
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .unix_permissions(0o600);
-        for m in members.iter() {
-            z.start_file(m.name.as_str(), opts).map_err(zip_err)?;
-            z.write_all(&m.bytes).map_err(io_err)?;
+        let mut sums = String::new();
+        let mut put = |z: &mut zip::ZipWriter<_>, name: &str, bytes: &[u8]| {
+            let bytes = secrets.scrub(bytes);
+            sums.push_str(&format!(
+                "{}  {name}\n",
+                hex::encode(Sha256::digest(&bytes))
+            ));
+            z.start_file(name, opts).map_err(zip_err)?;
+            z.write_all(&bytes).map_err(io_err)
+        };
+        let mut copied = 0u64;
+        for p in planned {
+            if let Some((name, bytes)) = member_bytes(p, &mut copied, &mut notes) {
+                put(&mut z, &name, &bytes)?;
+            }
         }
+        let mut readme = format!(
+            "Support bundle of upgrade-console {} made {}.\n\
+             Secrets from appliance.toml are replaced by {REDACTED} everywhere ({} spellings looked for).\n\
+             Each member is capped at {MAX_MEMBER_BYTES} bytes, all copied files at {MAX_TOTAL_BYTES}:\n\
+             state files first, then the configuration and system facts, logs last.\n",
+            env!("CARGO_PKG_VERSION"),
+            crate::appliance::console_log::now_rfc3339(),
+            secrets.len()
+        );
+        for n in &notes {
+            readme.push_str(n);
+            readme.push('\n');
+        }
+        put(&mut z, "README.txt", readme.as_bytes())?;
         z.start_file("SHA256SUMS", opts).map_err(zip_err)?;
         z.write_all(sums.as_bytes()).map_err(io_err)?;
-        let f = z.finish().map_err(zip_err)?;
+        let f = z
+            .finish()
+            .map_err(zip_err)?
+            .into_inner()
+            .map_err(|e| io_err(e.into_error()))?;
         f.sync_all().map_err(io_err)?;
         drop(f);
-        std::fs::rename(&tmp, &path).map_err(io_err)?;
+        std::fs::rename(&tmp, path).map_err(io_err)?;
         sync_dir(&dir).map_err(io_err)
     })();
     if let Err(e) = result {
@@ -528,18 +766,5 @@ pub fn write_bundle(root: &ApplianceRoot, out: Option<&Path>) -> Result<PathBuf,
         return Err(e);
     }
     log::info!("support bundle written: {}", path.display());
-    Ok(path)
-}
-
-/// The bundle the boot log server offers in recovery: the one made on entering
-/// recovery, or a fresh one when it is gone.
-pub fn recovery_bundle(root: &ApplianceRoot) -> Result<PathBuf, BundleError> {
-    let recorded = crate::state::recovery::load(root)
-        .present()
-        .and_then(|r| r.bundle)
-        .filter(|p| p.is_file());
-    match recorded {
-        Some(p) => Ok(p),
-        None => write_bundle(root, None),
-    }
+    Ok(())
 }
