@@ -1,4 +1,5 @@
-//! `verify ISO`: the published SHA-256 of the image and the payload hash inside it.
+//! `verify ISO`: the vendor's signature over the manifest (who signed it), the
+//! published SHA-256 of the image, and the payload hash inside it.
 
 use crate::cli::{Ctx, Exit, VerifyArgs};
 use anyhow::{Context, bail};
@@ -47,8 +48,10 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         args.iso.display()
     );
     let mut bar = ProgressPrinter::new("verify", std::io::stderr().is_terminal());
-    let (image, report) = verify_image(&args.iso, &expected, &mut |d, t| bar.update(d, t))
-        .with_context(|| format!("cannot verify \"{}\"", args.iso.display()))?;
+    let (image, report) = verify_image(&ctx.root, &args.iso, &expected, &mut |d, t| {
+        bar.update(d, t)
+    })
+    .with_context(|| format!("cannot verify \"{}\"", args.iso.display()))?;
     log::info!(
         "verify {}: image {} (expected {}), payload {} (manifest {})",
         report.image,
@@ -57,6 +60,20 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         report.payload_sha256,
         report.payload_expected_sha256
     );
+    match (&report.signer, &report.signature_error) {
+        (Some(s), None) => log::info!(
+            "verify {}: signed by key {} ({}), trusted comment \"{}\"",
+            report.image,
+            s.key_id,
+            s.name,
+            s.trusted_comment
+        ),
+        (_, e) => log::warn!(
+            "verify {}: signature refused: {}",
+            report.image,
+            e.as_deref().unwrap_or("not checked")
+        ),
+    }
     if ctx.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -66,6 +83,21 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
             report.product,
             report.version
         );
+        match (&report.signer, &report.signature_error) {
+            (Some(s), None) => crate::outln!(
+                "Signer   key {} ({})  OK ({})",
+                s.key_id,
+                s.name,
+                s.signature
+            ),
+            (_, e) => {
+                crate::outln!("Signer   REFUSED");
+                crate::outln!(
+                    "  {}",
+                    e.as_deref().unwrap_or("the signature was not checked")
+                );
+            }
+        }
         if report.image_ok {
             crate::outln!("SHA-256  {}  OK (matches {source})", report.image_sha256);
         } else {

@@ -262,8 +262,13 @@ fn payload_over_4_gib_in_several_extents() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let img = FirmwareImage::open(&iso).unwrap();
     assert_eq!(img.payload.iter().map(|r| r.len).sum::<u64>(), size);
-    let (_, report) =
-        upgrade_core::image::verify::verify_image(&iso, &[0u8; 32], &mut |_, _| {}).unwrap();
+    let (_, report) = upgrade_core::image::verify::verify_image(
+        &upgrade_core::appliance::root::ApplianceRoot::new(d.path()),
+        &iso,
+        &[0u8; 32],
+        &mut |_, _| {},
+    )
+    .unwrap();
     assert!(report.payload_ok, "payload hash over several extents");
     assert!(!report.image_ok);
 }

@@ -27,6 +27,29 @@ pub struct Manifest {
     pub phase2: Vec<MigrationStep>,
     #[serde(default)]
     pub reminders: Vec<Reminder>,
+    /// Keys and revocations this firmware brings for the boots after it (covered by
+    /// the signature, installed at commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustSection>,
+}
+
+/// `[trust]`: public keys (minisign format) and revoked key ids.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSection {
+    #[serde(default)]
+    pub keys: Vec<TrustKey>,
+    /// Key ids as minisign prints them (16 hex digits).
+    #[serde(default)]
+    pub revoked: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrustKey {
+    pub name: String,
+    /// The key line of a minisign public key file (base64).
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,6 +60,10 @@ pub struct FirmwareInfo {
     pub kind: ReleaseKind,
     #[serde(default)]
     pub released: Option<String>,
+    /// The version floor this firmware sets when it is committed (no older image is
+    /// accepted afterwards); absent = its own version. Never above its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Version>,
 }
 
 /// Which versions the image upgrades from (SPEC §4).
@@ -196,6 +223,41 @@ impl Manifest {
                     fw.version.kind()
                 ),
             ));
+        }
+        if let Some(floor) = fw.floor
+            && floor > fw.version
+        {
+            return Err(invalid(
+                "firmware.floor",
+                floor,
+                &format!("is above the image's own version {}", fw.version),
+            ));
+        }
+        if let Some(t) = &self.trust {
+            if t.keys.len() > 64 || t.revoked.len() > MAX_LIST {
+                return Err(invalid("trust", t.keys.len(), "lists too many keys"));
+            }
+            for k in &t.keys {
+                if k.name.is_empty() || k.name.len() > 200 || k.name.chars().any(char::is_control) {
+                    return Err(invalid("trust.keys.name", &k.name, "is not a key name"));
+                }
+                if minisign_verify::PublicKey::from_base64(k.key.trim()).is_err() {
+                    return Err(invalid(
+                        "trust.keys.key",
+                        &k.key,
+                        "is not a minisign public key",
+                    ));
+                }
+            }
+            for r in &t.revoked {
+                if r.parse::<crate::image::trust::KeyId>().is_err() {
+                    return Err(invalid(
+                        "trust.revoked",
+                        r,
+                        "is not a key id (16 hexadecimal digits)",
+                    ));
+                }
+            }
         }
         let up = &self.upgrade;
         if up.from.len() > MAX_LIST || up.latest_maintenance.len() > MAX_LIST {
