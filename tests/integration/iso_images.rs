@@ -205,6 +205,8 @@ fn xorriso_images_are_read_like_ours() {
         "#!/bin/sh\n",
     )
     .unwrap();
+    crate::support::signing::sign_manifest(&src.join("firmware/manifest.toml"), "sps", "7.3.1");
+    crate::support::signing::trust_vendor_key(&root);
     let iso = root.join("x.iso");
     let o = Command::new("xorriso")
         .args(["-as", "mkisofs", "-quiet", "-o"])

@@ -29,6 +29,7 @@ mod rules_config;
 mod rules_demo;
 mod rules_ssh;
 mod rules_tls;
+mod signed_firmware;
 mod state_trust;
 mod tui_serial;
 mod tui_tmux;
