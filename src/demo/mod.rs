@@ -152,6 +152,15 @@ sha256 = "{hash}"
             "\n[[reminders]]\ntitle = \"{title}\"\ntext = \"{text}\"\n"
         );
     }
+    // The programs' hashes: the signature covers them through the manifest.
+    m.push_str("\n[programs]\n");
+    for (path, bytes) in image_files(String::new(), Vec::new()) {
+        if let Some(program) = path.strip_prefix("firmware/")
+            && program.starts_with("migrations/")
+        {
+            let _ = writeln!(m, "\"{program}\" = \"{}\"", hex::encode(sha(&bytes)));
+        }
+    }
     m
 }
 

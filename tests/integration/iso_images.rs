@@ -197,7 +197,11 @@ fn xorriso_images_are_read_like_ours() {
     std::fs::write(src.join("firmware/rootfs.img"), &payload).unwrap();
     std::fs::write(
         src.join("firmware/manifest.toml"),
-        manifest(&payload, "firmware/rootfs.img", None),
+        manifest(&payload, "firmware/rootfs.img", None)
+            + &format!(
+                "\n[programs]\n\"migrations/a-long-name-step.sh\" = \"{}\"\n",
+                hex::encode(Sha256::digest(b"#!/bin/sh\n"))
+            ),
     )
     .unwrap();
     std::fs::write(

@@ -34,10 +34,27 @@ enum Sig<'a> {
 
 /// Builds a firmware ISO with xorriso, signed with the minisign CLI as `sig` says.
 fn image(dir: &Path, name: &str, manifest: &str, payload: &[u8], sig: Sig) -> PathBuf {
+    image_with(dir, name, manifest, payload, sig, &[])
+}
+
+/// As [`image`], with more files under `firmware/` (path, contents).
+fn image_with(
+    dir: &Path,
+    name: &str,
+    manifest: &str,
+    payload: &[u8],
+    sig: Sig,
+    files: &[(&str, &[u8])],
+) -> PathBuf {
     require_tool("xorriso", "xorriso");
     let tree = dir.join(format!("tree-{name}"));
     let _ = std::fs::remove_dir_all(&tree);
     std::fs::create_dir_all(tree.join("firmware")).unwrap();
+    for (path, bytes) in files {
+        let p = tree.join("firmware").join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
     std::fs::write(tree.join("firmware/rootfs.img"), payload).unwrap();
     let m = tree.join("firmware/manifest.toml");
     let minisig = tree.join("firmware/manifest.toml.minisig");
@@ -392,5 +409,76 @@ fn the_floor_survives_a_power_cut_at_commit() {
         describe(&o).contains("below this appliance's version floor 7.2.1"),
         "{}",
         describe(&o)
+    );
+}
+
+#[test]
+fn a_migration_program_swapped_after_signing_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    make_file_root(&root, &payload(100_000, 1), 1 << 20);
+    let new = payload(200_000, 4);
+    let signed: &[u8] = b"#!/bin/sh\necho '{\"log\": \"the vendor's step\"}'\n";
+    let swapped: &[u8] = b"#!/bin/sh\necho '{\"log\": \"not the vendor's step\"}'\n";
+    let m = format!(
+        "{}\n[[phase1]]\nname = \"Step\"\ncommand = [\"migrations/step.sh\"]\n\n[programs]\n\"migrations/step.sh\" = \"{}\"\n",
+        manifest(NEW_VERSION, &new, ""),
+        sha_hex(signed)
+    );
+    let good = image_with(
+        d.path(),
+        "good.iso",
+        &m,
+        &new,
+        Sig::Vendor,
+        &[("migrations/step.sh", signed)],
+    );
+    assert_eq!(
+        code(&verify(&root, &good)),
+        0,
+        "{}",
+        describe(&verify(&root, &good))
+    );
+    let bad = image_with(
+        d.path(),
+        "bad.iso",
+        &m,
+        &new,
+        Sig::Vendor,
+        &[("migrations/step.sh", swapped)],
+    );
+    refused_with(
+        &root,
+        &bad,
+        "migration program \"firmware/migrations/step.sh\" does not have the SHA-256 the manifest lists",
+    );
+    let extra = image_with(
+        d.path(),
+        "extra.iso",
+        &m,
+        &new,
+        Sig::Vendor,
+        &[
+            ("migrations/step.sh", signed),
+            ("migrations/other.sh", swapped),
+        ],
+    );
+    refused_with(
+        &root,
+        &extra,
+        "\"firmware/migrations/other.sh\" is not listed in the manifest's [programs]",
+    );
+    record_passed(&root, &bad);
+    let o = run(&root, &["activate", "--yes", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", describe(&o));
+    assert!(
+        describe(&o).contains("does not have the SHA-256 the manifest lists"),
+        "{}",
+        describe(&o)
+    );
+    assert_eq!(
+        std::fs::read(root.join("slots/B.img")).unwrap(),
+        vec![0u8; 1 << 20],
+        "slot B untouched"
     );
 }

@@ -27,6 +27,10 @@ pub struct Manifest {
     pub phase2: Vec<MigrationStep>,
     #[serde(default)]
     pub reminders: Vec<Reminder>,
+    /// The SHA-256 of every migration program, by its path as steps name it
+    /// (`migrations/step.sh`): the signature covers the programs through it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub programs: BTreeMap<String, String>,
     /// Keys and revocations this firmware brings for the boots after it (covered by
     /// the signature, installed at commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,6 +261,29 @@ impl Manifest {
                         "is not a key id (16 hexadecimal digits)",
                     ));
                 }
+            }
+        }
+        if self.programs.len() > MAX_LIST {
+            return Err(invalid(
+                "programs",
+                self.programs.len(),
+                "lists too many programs",
+            ));
+        }
+        for (path, sha) in &self.programs {
+            if !is_safe_relative_path(path) {
+                return Err(invalid(
+                    "programs",
+                    path,
+                    "is not a relative path inside the image",
+                ));
+            }
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    &format!("programs.\"{path}\""),
+                    sha,
+                    "is not 64 hexadecimal digits",
+                ));
             }
         }
         let up = &self.upgrade;

@@ -38,6 +38,10 @@ pub struct Signer {
 #[derive(Debug, thiserror::Error)]
 pub enum SignatureError {
     #[error(
+        "migration program \"firmware/{program}\" {problem}: the signature does not cover it; do not install this image: download it again"
+    )]
+    ProgramNotCovered { program: String, problem: String },
+    #[error(
         "the image is not signed: it has no {SIGNATURE_IN_IMAGE} and there is no \"{}\" beside it; only images signed by the vendor are installed: download the signed image from the vendor",
         detached.display()
     )]
@@ -163,13 +167,38 @@ pub fn check_image(store: &TrustStore, image: &FirmwareImage) -> Result<Signer, 
         return Err(no_keys(store));
     }
     let (text, source_name) = find_signature(image)?;
-    check_manifest(
+    let signer = check_manifest(
         store,
         image.manifest_text.as_bytes(),
         &image.manifest,
         &text,
         &source_name,
-    )
+    )?;
+    // The programs phase 1 and phase 2 run are in the image beside the manifest:
+    // each must carry the hash the signed manifest gives it.
+    for file in &image.migrations {
+        program_covered(&image.manifest, &file.path, &image.read_migration(file)?)?;
+    }
+    Ok(signer)
+}
+
+/// Whether a migration program (its path under `firmware/migrations/` and its bytes)
+/// has the SHA-256 the signed manifest lists for it.
+pub fn program_covered(
+    manifest: &Manifest,
+    path: &str,
+    bytes: &[u8],
+) -> Result<(), SignatureError> {
+    use sha2::Digest;
+    let program = format!("migrations/{path}");
+    let problem = match manifest.programs.get(&program) {
+        None => "is not listed in the manifest's [programs]".to_string(),
+        Some(want) if !want.eq_ignore_ascii_case(&hex::encode(sha2::Sha256::digest(bytes))) => {
+            "does not have the SHA-256 the manifest lists".to_string()
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(SignatureError::ProgramNotCovered { program, problem })
 }
 
 fn no_keys(store: &TrustStore) -> SignatureError {

@@ -541,6 +541,9 @@ fn stage(root: &ApplianceRoot, image: &FirmwareImage, sha: &str) -> Result<(), A
     write_atomic(&mf, image.manifest_text.as_bytes()).map_err(|e| serr(&mf, e))?;
     for file in &image.migrations {
         let bytes = image.read_migration(file)?;
+        // Checked again as staged: the image file may have changed since prepare.
+        crate::image::signature::program_covered(&image.manifest, &file.path, &bytes)
+            .map_err(|e| ActivateError::Refused(e.to_string()))?;
         let out = dir.join("migrations").join(&file.path);
         write_atomic(&out, &bytes).map_err(|e| serr(&out, e))?;
         use std::os::unix::fs::PermissionsExt;

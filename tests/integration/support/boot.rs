@@ -137,6 +137,20 @@ pub fn build_iso(dir: &Path, spec: &IsoSpec) -> PathBuf {
             "\n[[phase2]]\nname = \"{name}\"\ncommand = [\"migrations/{f}\"]\n"
         ));
     }
+    // The programs' hashes, so the signature covers them.
+    m.push_str("\n[programs]\n");
+    for (i, (_, script, _)) in spec.phase1.iter().enumerate() {
+        m.push_str(&format!(
+            "\"migrations/p1_{i}.sh\" = \"{}\"\n",
+            sha_hex(script.as_bytes())
+        ));
+    }
+    for (i, (_, script)) in spec.phase2.iter().enumerate() {
+        m.push_str(&format!(
+            "\"migrations/p2_{i}.sh\" = \"{}\"\n",
+            sha_hex(script.as_bytes())
+        ));
+    }
     std::fs::write(tree.join("firmware/manifest.toml"), m).unwrap();
     super::signing::sign_manifest(&tree.join("firmware/manifest.toml"), "sps", spec.version);
     let iso = dir.join(format!("fw-{}.iso", spec.version));
