@@ -21,6 +21,8 @@ use upgrade_core::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStat
 pub const PAYLOAD_BYTES: usize = 16 << 20;
 const SLOT_BYTES: u64 = 32 << 20;
 const RUNNING: &str = "7.0.1";
+/// What the demo's files look like; a demo of another format is not reused.
+const DEMO_FORMAT: &str = "3: signed manifests with program hashes";
 
 /// One image the demo built.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -351,7 +353,10 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
         (signing::TAMPERED_IMAGE, signing::TAMPERED_PURPOSE),
         (signing::UNKNOWN_KEY_IMAGE, signing::UNKNOWN_KEY_PURPOSE),
     ];
+    // A demo built by an older version (unsigned images, say) is built afresh.
+    let format_file = root.resolve("var/lib/demo/format");
     let reused = root.config_file().is_file()
+        && std::fs::read_to_string(&format_file).is_ok_and(|f| f.trim() == DEMO_FORMAT)
         && signing::demo_key_file(&root).is_file()
         && specs.iter().all(|s| images_dir.join(s.file).is_file())
         && untrusted.iter().all(|(f, _)| images_dir.join(f).is_file());
@@ -474,6 +479,7 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
                 sidecar.as_bytes(),
             )?;
         }
+        write_atomic(&format_file, format!("{DEMO_FORMAT}\n").as_bytes())?;
     }
     write_config(&root, broken_config)?;
     Ok(DemoAppliance {

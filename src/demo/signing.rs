@@ -8,7 +8,7 @@ use upgrade_core::appliance::durable::write_atomic;
 use upgrade_core::appliance::root::ApplianceRoot;
 use upgrade_core::image::trust::trusted_keys_dir;
 
-pub const DEMO_KEY_NAME: &str = "Demo vendor release key (made by upgrade-console demo)";
+pub const DEMO_KEY_NAME: &str = "demo vendor key, made at demo time";
 /// A signed image whose manifest was changed after signing (its payload swapped).
 pub const TAMPERED_IMAGE: &str = "untrusted/sps-7.3.1-tampered-manifest.iso";
 pub const TAMPERED_PURPOSE: &str =

@@ -163,7 +163,7 @@ fn check_snapshot(c: &Console<TestBackend>, root: &Path, name: &str, v: &Variant
     settings.add_filter(r"(?:[0-9a-f]{2} ){8,}[0-9a-f]{2}", "[HEX BYTES]");
     settings.add_filter(r"link [a-z]+ *", "link [LINK] ");
     // The demo's signing key is made when the demo is built (same width kept).
-    settings.add_filter(r"key [0-9A-F]{16}", "key [KEY-ID-----]");
+    settings.add_filter(r"key [0-9A-F]{16}", "key [KEY-ID--------]");
     settings.add_filter(r"free-space: [^│|]*", "free-space: [SUMMARY] ");
     settings.bind(|| insta::assert_snapshot!(format!("{name}_{}", v.name), text));
     if v.mono {
