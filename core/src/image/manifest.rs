@@ -472,6 +472,39 @@ weight = 2
     }
 
     #[test]
+    fn floor_trust_and_programs_are_validated() {
+        let with = |extra_fw: &str, tail: &str| {
+            Manifest::parse(&format!(
+                "{}{tail}",
+                GOOD.replace(
+                    "kind = \"maintenance\"",
+                    &format!("kind = \"maintenance\"\n{extra_fw}")
+                )
+            ))
+        };
+        let m = with("floor = \"7.3\"", "").unwrap();
+        assert_eq!(m.firmware.floor.unwrap().to_string(), "7.3");
+        let e = with("floor = \"7.4.1\"", "").unwrap_err().to_string();
+        assert!(e.contains("firmware.floor") && e.contains("above"), "{e}");
+        let e = with("", "\n[programs]\n\"migrations/x.sh\" = \"zz\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("programs.\"migrations/x.sh\""), "{e}");
+        let e = with("", "\n[programs]\n\"../x.sh\" = \"zz\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("programs"), "{e}");
+        let e = with("", "\n[trust]\nrevoked = [\"ABC\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trust.revoked"), "{e}");
+        let e = with("", "\n[trust]\nkeys = [{ name = \"k\", key = \"nope\" }]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trust.keys.key"), "{e}");
+    }
+
+    #[test]
     fn hostile_manifests_are_refused_with_the_key() {
         let cases = [
             (
