@@ -410,6 +410,14 @@ fn the_floor_survives_a_power_cut_at_commit() {
         "{}",
         describe(&o)
     );
+    // The next boot of the committed slot writes what the cut left unwritten.
+    let o = run(&root, &["boot"]);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(upgrade_core::state::floor(&ApplianceRoot::new(&root))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["floor"], "7.2.1");
 }
 
 #[test]

@@ -198,6 +198,20 @@ pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> Result<BootReport, Boot
     };
     let state = ctx.journal.state();
     log::info!("boot: upgrade state: {}", state.describe());
+    // A power cut right after the commit record may have left the floor file and
+    // the new firmware's trust anchors unwritten: both are idempotent, so every
+    // boot of the committed slot makes sure of them.
+    if let UpgradeState::Committed { slot, sha256, .. } = &state
+        && *slot == booted
+        && let Ok(m) = staged_manifest(root, sha256)
+    {
+        if let Err(e) = floor::raise(root, floor::floor_of(&m), m.firmware.version) {
+            log::warn!("boot: {e} (the journal keeps the floor)");
+        }
+        if let Err(e) = crate::image::trust::install_from_manifest(root, &m) {
+            log::error!("boot: {e}");
+        }
+    }
     let outcome = match state {
         UpgradeState::Activated { target } if target.slot == booted => {
             ctx.journal.append(Event::TrialBoot { slot: booted })?;
