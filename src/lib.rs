@@ -7,5 +7,6 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod output;
+pub mod progress_follow;
 pub mod progress_view;
 pub mod tui;

@@ -24,7 +24,7 @@ pub enum CliProgress {
 }
 
 pub struct Lines {
-    out: Box<dyn Write>,
+    out: Box<dyn Write + Send>,
     throttle: Throttle,
     label: Option<(String, String)>,
     /// Each line is the progress record as JSON rather than text.
@@ -50,6 +50,16 @@ impl CliProgress {
         }
     }
 
+    /// The view for stderr when the console log is echoed there too: lines (or JSON
+    /// lines), never a bar, which log lines written under it would tear.
+    pub fn beside_log(ascii: bool, json: bool, log_echoed: bool) -> CliProgress {
+        if log_echoed && !json {
+            CliProgress::lines(Box::new(std::io::stderr()), line_every())
+        } else {
+            CliProgress::for_stderr(ascii, json)
+        }
+    }
+
     fn bar(ascii: bool) -> CliProgress {
         let bar = ProgressBar::with_draw_target(Some(TICKS), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% {wide_msg}")
@@ -64,7 +74,7 @@ impl CliProgress {
     }
 
     /// Plain lines to `out`, one per `every` within a step.
-    pub fn lines(out: Box<dyn Write>, every: Duration) -> CliProgress {
+    pub fn lines(out: Box<dyn Write + Send>, every: Duration) -> CliProgress {
         CliProgress::Lines(Lines {
             out,
             throttle: Throttle::new(every),
@@ -165,15 +175,14 @@ impl Lines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use std::sync::{Arc, Mutex};
     use upgrade_core::upgrade::progress::{Operation, Reporter};
 
     #[derive(Clone, Default)]
-    struct Buf(Rc<RefCell<Vec<u8>>>);
+    struct Buf(Arc<Mutex<Vec<u8>>>);
     impl Write for Buf {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(b);
+            self.0.lock().unwrap().extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -207,7 +216,7 @@ mod tests {
         r.update(0.5, "reading");
         r.end_step();
         r.finish(Outcome::Done, "armed");
-        let text = String::from_utf8(buf.0.borrow().clone()).unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines,

@@ -28,7 +28,19 @@ pub fn run(cli: Cli) -> Exit {
         ascii: cli.ascii,
         theme: cli.theme.clone(),
     };
-    let result = match cli.command.unwrap_or(Command::Console) {
+    let command = cli.command.unwrap_or(Command::Console);
+    // A root whose state or log directory links elsewhere would have us write outside
+    // it; refuse before any command opens a file (demo builds the root it is given).
+    if !matches!(command, Command::Demo(_) | Command::Detach(_))
+        && let Some(why) = ctx.root.escape()
+    {
+        if ctx.json {
+            crate::outln!("{}", serde_json::json!({ "error": why }));
+        }
+        crate::errln!("upgrade-console: error: {why}");
+        return Exit::CannotRun;
+    }
+    let result = match command {
         Command::Console => console::run(&ctx),
         Command::Demo(a) => demo::run(&ctx, &a),
         Command::Status => status::run(&ctx),
@@ -57,6 +69,10 @@ pub fn run(cli: Cli) -> Exit {
         (Err(e), _) => {
             let text = error_text(&e);
             log::error!("{text}");
+            if ctx.json {
+                // Scripts read stdout: it holds one document whatever happened.
+                crate::outln!("{}", serde_json::json!({ "error": text }));
+            }
             crate::errln!("upgrade-console: error: {text}");
             Exit::CannotRun
         }

@@ -8,10 +8,8 @@ use upgrade_core::upgrade::simulate::SimulatedReboot;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     // On a terminal the boot phase's log shows as it runs (phase-1 steps and their output).
-    upgrade_core::appliance::console_log::init(
-        &ctx.root,
-        std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    );
+    let echo = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    upgrade_core::appliance::console_log::init(&ctx.root, echo);
     if upgrade_core::upgrade::activate::activation_running(&ctx.root) {
         crate::errln!(
             "upgrade-console: reboot: an activation is writing a slot right now; wait for it to finish"
@@ -26,8 +24,14 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
         }
     }
     if is_simulated(&ctx.root) {
-        let reports = SimulatedReboot::default().power_up(&ctx.root)?;
-        crate::commands::boot::print_reports(ctx, &reports)
+        // The boots run here: show their progress as `boot` does.
+        let (ascii, json) = (ctx.ascii, ctx.json);
+        let follower = crate::progress_follow::follow(&ctx.root, move || {
+            crate::progress_view::CliProgress::beside_log(ascii, json, echo)
+        });
+        let reports = SimulatedReboot::default().power_up(&ctx.root);
+        follower.finish();
+        crate::commands::boot::print_reports(ctx, &reports?)
     } else {
         MachineReboot.reboot(&ctx.root)?;
         Ok(Exit::Success)

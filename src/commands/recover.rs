@@ -26,7 +26,13 @@ pub fn run(ctx: &Ctx, args: &RecoverArgs) -> anyhow::Result<Exit> {
     }
     let stop = crate::commands::serve_log::termination_flag()?;
     upgrade_core::appliance::console_log::init(&ctx.root, false);
-    let (report, mut session) = recovery::enter_session(&ctx.root, &config, &why)?;
+    let (ascii, json) = (ctx.ascii, ctx.json);
+    let follower = crate::progress_follow::follow(&ctx.root, move || {
+        crate::progress_view::CliProgress::for_stderr(ascii, json)
+    });
+    let entered = recovery::enter_session(&ctx.root, &config, &why);
+    follower.finish();
+    let (report, mut session) = entered?;
     if ctx.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -2,11 +2,10 @@
 //! published SHA-256 of the image, and the payload hash inside it.
 
 use crate::cli::{Ctx, Exit, VerifyArgs};
-use anyhow::{Context, bail};
-use std::io::IsTerminal;
+use anyhow::bail;
 use upgrade_core::image::hash_forms::{parse_expected, read_hash_file, sidecar_path};
-use upgrade_core::image::image_hash::ProgressPrinter;
 use upgrade_core::image::verify::verify_image;
+use upgrade_core::upgrade::progress::{Operation, Outcome, Reporter};
 
 pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
     upgrade_core::appliance::console_log::init(&ctx.root, false);
@@ -47,11 +46,30 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         "verify {}: expected SHA-256 from {source}",
         args.iso.display()
     );
-    let mut bar = ProgressPrinter::new("verify", std::io::stderr().is_terminal());
-    let (image, report) = verify_image(&ctx.root, &args.iso, &expected, &mut |d, t| {
-        bar.update(d, t)
-    })
-    .with_context(|| format!("cannot verify \"{}\"", args.iso.display()))?;
+    let mut progress = Reporter::new(Operation::Verify, 1).with(
+        crate::progress_view::CliProgress::for_stderr(ctx.ascii, ctx.json),
+    );
+    progress.begin_step("hash", 1, 1);
+    let verified = verify_image(&ctx.root, &args.iso, &expected, &mut |done, total| {
+        let f = if total == 0 {
+            1.0
+        } else {
+            done as f64 / total as f64
+        };
+        progress.update(f, &format!("{} of {} MiB", done >> 20, total >> 20));
+    });
+    let (image, report) = match verified {
+        Ok(v) => {
+            progress.finish(Outcome::Done, "image and payload hashed");
+            v
+        }
+        Err(e) => {
+            progress.finish(Outcome::Failed, "cannot hash the image");
+            return Err(
+                anyhow::Error::from(e).context(format!("cannot verify \"{}\"", args.iso.display()))
+            );
+        }
+    };
     log::info!(
         "verify {}: image {} (expected {}), payload {} (manifest {})",
         report.image,

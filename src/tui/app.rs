@@ -3,9 +3,10 @@
 //! returns the work to do as `Effect`s (start a child, run a check, write a
 //! file), which the runner (effects.rs) carries out; drawing only reads `&App`.
 
+use crate::tui::keys::{self, Action, Ctx};
 use crate::tui::theme::Theme;
 use crate::tui::worker::{self, ChildRun, Op, Persisted};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
@@ -591,7 +592,7 @@ impl App {
                 };
             }
             Operation::Recover => self.screen = Screen::Recovery,
-            Operation::Activate | Operation::Phase2 => {}
+            Operation::Activate | Operation::Phase2 | Operation::Verify => {}
         }
         if p.outcome == Some(Outcome::Recovery) {
             self.screen = Screen::Recovery;
@@ -923,17 +924,13 @@ impl App {
     }
 
     fn key(&mut self, k: KeyEvent) {
-        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl && matches!(k.code, KeyCode::Char('l') | KeyCode::Char('L')) {
-            self.repaint = true;
-            return;
-        }
-        if ctrl && matches!(k.code, KeyCode::Char('c')) {
-            self.quit = true;
-            return;
+        if let Some(a) = keys::action(&[Ctx::Chord], &k) {
+            return self.act(a, k);
         }
         if self.wizard.editing_hash && self.screen == Screen::Wizard {
-            self.hash_key(k);
+            if let Some(a) = keys::action(&[Ctx::HashEntry], &k) {
+                self.act(a, k);
+            }
             return;
         }
         if let Some(until) = self.wizard.paste_guard_until {
@@ -944,14 +941,37 @@ impl App {
             }
             self.wizard.paste_guard_until = None;
         }
-        if let Some(c) = self.wizard.confirm
-            && matches!(self.screen, Screen::Wizard | Screen::Recovery)
+        if self.wizard.confirm.is_some() && matches!(self.screen, Screen::Wizard | Screen::Recovery)
         {
-            self.confirm_key(c, k);
+            if let Some(a) = keys::action(&[Ctx::Confirm], &k) {
+                self.act(a, k);
+            }
             return;
         }
-        match k.code {
-            KeyCode::Char('q') | KeyCode::F(10) => {
+        if let Some(a) = keys::action(&self.key_contexts(), &k) {
+            self.act(a, k);
+        }
+    }
+
+    /// Where a key is looked up on the screen shown now, global keys first.
+    pub fn key_contexts(&self) -> Vec<Ctx> {
+        let mut ctxs = vec![Ctx::Global];
+        match self.screen {
+            Screen::Status => ctxs.push(Ctx::Status),
+            Screen::Wizard => ctxs.extend([Ctx::Wizard, Ctx::Step(self.wizard.step)]),
+            Screen::Recovery => ctxs.push(Ctx::Recovery),
+            Screen::Logs => ctxs.push(Ctx::Logs),
+            Screen::Help => ctxs.push(Ctx::Help),
+            Screen::Cluster => {}
+        }
+        ctxs
+    }
+
+    /// Carries out what a key asked for (the keys table decides which action).
+    fn act(&mut self, a: Action, k: KeyEvent) {
+        match a {
+            Action::Repaint => self.repaint = true,
+            Action::Quit => {
                 if self
                     .wizard
                     .activate
@@ -963,91 +983,34 @@ impl App {
                 }
                 self.quit = true;
             }
-            KeyCode::Char('1') => self.screen = Screen::Status,
-            KeyCode::Char('2') => self.screen = Screen::Wizard,
-            KeyCode::Char('3') => self.screen = Screen::Recovery,
-            KeyCode::Char('4') => self.screen = Screen::Logs,
-            KeyCode::Char('5') => self.screen = Screen::Cluster,
-            KeyCode::Char('?') | KeyCode::F(1) => self.screen = Screen::Help,
-            KeyCode::Tab | KeyCode::BackTab => {
+            Action::Show(s) => self.screen = s,
+            Action::NextScreen | Action::PrevScreen => {
                 let i = Screen::TABS
                     .iter()
                     .position(|t| t.0 == self.screen)
                     .unwrap_or(0);
                 let n = Screen::TABS.len();
-                let j = if k.code == KeyCode::Tab {
+                let j = if a == Action::NextScreen {
                     (i + 1) % n
                 } else {
                     (i + n - 1) % n
                 };
                 self.screen = Screen::TABS[j].0;
             }
-            _ => self.screen_key(k),
-        }
-    }
-
-    fn screen_key(&mut self, k: KeyEvent) {
-        match self.screen {
-            Screen::Status => {
-                if k.code == KeyCode::Char('r') {
-                    self.refresh_files();
-                    self.request_status();
-                    self.message = Some((Level::Info, "status refreshed".into()));
-                }
+            Action::Refresh => {
+                self.refresh_files();
+                self.request_status();
+                self.message = Some((Level::Info, "status refreshed".into()));
             }
-            Screen::Wizard => self.wizard_key(k),
-            Screen::Logs => {
-                use tui_logger::TuiWidgetEvent as E;
-                let ev = match k.code {
-                    KeyCode::PageUp | KeyCode::Up | KeyCode::Char('k') => Some(E::PrevPageKey),
-                    KeyCode::PageDown | KeyCode::Down | KeyCode::Char('j') => Some(E::NextPageKey),
-                    KeyCode::Esc | KeyCode::End => Some(E::EscapeKey),
-                    _ => None,
-                };
-                if let Some(ev) = ev {
-                    self.log_state.transition(ev);
+            Action::StepNext => match self.may_advance() {
+                Ok(()) => {
+                    self.wizard.step = self.wizard.step.next();
+                    self.message = None;
                 }
-            }
-            Screen::Help => match k.code {
-                KeyCode::Down | KeyCode::Char('j') => {
-                    self.help_scroll = self.help_scroll.saturating_add(1)
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    self.help_scroll = self.help_scroll.saturating_sub(1)
-                }
-                KeyCode::Esc => self.screen = Screen::Status,
-                _ => {}
+                Err(why) => self.message = Some((Level::Warning, why)),
             },
-            Screen::Recovery => {
-                if k.code == KeyCode::Char('R')
-                    && !self.recovery_active()
-                    && self
-                        .wizard
-                        .recover
-                        .as_ref()
-                        .is_none_or(|r| r.exit.is_some())
-                {
-                    self.wizard.confirm = Some(Confirm::Recover);
-                }
-            }
-            Screen::Cluster => {}
-        }
-    }
-
-    fn wizard_key(&mut self, k: KeyEvent) {
-        let step = self.wizard.step;
-        match k.code {
-            KeyCode::Char('n') => {
-                match self.may_advance() {
-                    Ok(()) => {
-                        self.wizard.step = step.next();
-                        self.message = None;
-                    }
-                    Err(why) => self.message = Some((Level::Warning, why)),
-                }
-                return;
-            }
-            KeyCode::Char('p') => {
+            Action::StepBack => {
+                let step = self.wizard.step;
                 let busy = self.wizard.verify.is_running()
                     || self.wizard.check.is_running()
                     || self.wizard.activate.is_some();
@@ -1059,160 +1022,209 @@ impl App {
                         "the steps before this one cannot be redone now".into(),
                     ));
                 }
-                return;
             }
-            _ => {}
-        }
-        match step {
-            Step::Prerequisites => {
+            Action::Down => self.move_cursor(true),
+            Action::Up => self.move_cursor(false),
+            Action::Tick => self.tick_prerequisite(),
+            Action::EditHash => {
+                self.wizard.editing_hash = true;
+                self.wizard.hash_input.clear();
+                self.wizard.hash_error = None;
+            }
+            Action::Rescan => {
+                self.wizard.images = list_images(&self.wizard.images_dir);
+                self.wizard.image_cursor = self
+                    .wizard
+                    .image_cursor
+                    .min(self.wizard.images.len().saturating_sub(1));
+                self.image_changed();
+            }
+            Action::Run => match self.wizard.step {
+                Step::Verify if !self.wizard.verify.is_running() => self.start_verify(),
+                Step::Check if !self.wizard.check.is_running() => self.start_check(),
+                _ => {}
+            },
+            Action::Bundle => self.start_bundle(),
+            Action::Activate => {
+                if self.wizard.activate.is_none() && self.live_operation().is_none() {
+                    self.wizard.confirm = Some(Confirm::Activate);
+                }
+            }
+            Action::Reboot => {
+                if self.wizard.reboot.is_none() {
+                    self.wizard.confirm = Some(Confirm::Reboot);
+                }
+            }
+            Action::Recover => {
+                if !self.recovery_active()
+                    && self
+                        .wizard
+                        .recover
+                        .as_ref()
+                        .is_none_or(|r| r.exit.is_some())
+                {
+                    self.wizard.confirm = Some(Confirm::Recover);
+                }
+            }
+            Action::Yes => {
+                if let Some(c) = self.wizard.confirm.take() {
+                    match c {
+                        Confirm::Activate => self.start_activate(),
+                        Confirm::Reboot => self.start_reboot(),
+                        Confirm::Recover => self.start_recover(),
+                    }
+                }
+            }
+            Action::No => {
+                self.wizard.confirm = None;
+                self.message = Some((Level::Info, "nothing was changed".into()));
+            }
+            Action::HashAccept => {
+                self.try_accept_hash(true);
+                if !self.wizard.editing_hash {
+                    self.wizard.paste_guard_until = Some(std::time::Instant::now() + PASTE_GAP);
+                }
+            }
+            Action::HashCancel => {
                 let w = &mut self.wizard;
-                let n = w.prereqs.len();
-                match k.code {
-                    KeyCode::Down | KeyCode::Char('j') => {
-                        w.prereq_cursor = (w.prereq_cursor + 1).min(n.saturating_sub(1))
-                    }
-                    KeyCode::Up | KeyCode::Char('k') => {
-                        w.prereq_cursor = w.prereq_cursor.saturating_sub(1)
-                    }
-                    KeyCode::Char(' ') | KeyCode::Char('x') => {
-                        if let Some(p) = w.prereqs.get_mut(w.prereq_cursor) {
-                            p.done = !p.done;
-                            let (t, d) = (p.text.clone(), p.done);
-                            log::info!(
-                                "prerequisite {}: {t}",
-                                if d { "ticked" } else { "unticked" }
-                            );
+                w.editing_hash = false;
+                w.hash_input.clear();
+                w.hash_error = None;
+            }
+            Action::HashClear => self.wizard.hash_input.clear(),
+            Action::HashDelete => {
+                self.wizard.hash_input.pop();
+            }
+            Action::HashType => {
+                if let KeyCode::Char(c) = k.code
+                    && self.wizard.hash_input.len() < 4096
+                {
+                    self.wizard.hash_input.push(c);
+                }
+            }
+            Action::LogFollow => self
+                .log_state
+                .transition(tui_logger::TuiWidgetEvent::EscapeKey),
+            Action::HelpBack => self.screen = Screen::Status,
+        }
+    }
+
+    /// Down or up in what the screen shows: the log, the help text, or the wizard
+    /// step's list (prerequisites, images, findings).
+    fn move_cursor(&mut self, down: bool) {
+        use tui_logger::TuiWidgetEvent as E;
+        match self.screen {
+            Screen::Logs => {
+                self.log_state
+                    .transition(if down { E::NextPageKey } else { E::PrevPageKey })
+            }
+            Screen::Help => {
+                self.help_scroll = if down {
+                    self.help_scroll.saturating_add(1)
+                } else {
+                    self.help_scroll.saturating_sub(1)
+                }
+            }
+            Screen::Wizard => {
+                let w = &mut self.wizard;
+                match w.step {
+                    Step::Prerequisites => {
+                        let n = w.prereqs.len();
+                        w.prereq_cursor = if down {
+                            (w.prereq_cursor + 1).min(n.saturating_sub(1))
+                        } else {
+                            w.prereq_cursor.saturating_sub(1)
                         }
-                        // A warning about unticked items counts what is left now.
-                        if self
-                            .message
-                            .as_ref()
-                            .is_some_and(|(_, m)| m.contains("prerequisite(s) not ticked"))
-                        {
-                            self.message = self.may_advance().err().map(|m| (Level::Warning, m));
+                    }
+                    Step::Image => {
+                        if down && w.image_cursor + 1 < w.images.len() {
+                            w.image_cursor += 1;
+                            self.image_changed();
+                        } else if !down && w.image_cursor > 0 {
+                            w.image_cursor -= 1;
+                            self.image_changed();
+                        }
+                    }
+                    Step::Check => {
+                        w.check_scroll = if down {
+                            w.check_scroll.saturating_add(1)
+                        } else {
+                            w.check_scroll.saturating_sub(1)
                         }
                     }
                     _ => {}
                 }
             }
-            Step::Image => match k.code {
-                KeyCode::Down | KeyCode::Char('j') => {
-                    let n = self.wizard.images.len();
-                    if self.wizard.image_cursor + 1 < n {
-                        self.wizard.image_cursor += 1;
-                        self.image_changed();
-                    }
-                }
-                KeyCode::Up | KeyCode::Char('k') if self.wizard.image_cursor > 0 => {
-                    self.wizard.image_cursor -= 1;
-                    self.image_changed();
-                }
-                KeyCode::Char('e') => {
-                    self.wizard.editing_hash = true;
-                    self.wizard.hash_input.clear();
-                    self.wizard.hash_error = None;
-                }
-                KeyCode::Char('r') => {
-                    self.wizard.images = list_images(&self.wizard.images_dir);
-                    self.wizard.image_cursor = self
-                        .wizard
-                        .image_cursor
-                        .min(self.wizard.images.len().saturating_sub(1));
-                    self.image_changed();
-                }
-                KeyCode::Enter => self.wizard_key(KeyEvent::from(KeyCode::Char('n'))),
-                _ => {}
-            },
-            Step::Verify => {
-                if matches!(k.code, KeyCode::Enter | KeyCode::Char('v'))
-                    && !self.wizard.verify.is_running()
-                {
-                    match (self.selected_image().cloned(), self.wizard.expected) {
-                        (Some(img), Some(expected)) => {
-                            self.say(Level::Info, format!("verifying {}", img.display()));
-                            self.wizard.verify = Job::Running { done: 0, total: 0 };
-                            self.pending.push(Effect::Verify {
-                                image: img,
-                                expected,
-                            });
-                        }
-                        _ => {
-                            self.message = Some((
-                                Level::Warning,
-                                "choose an image and its hash first (p)".into(),
-                            ))
-                        }
-                    }
-                }
+            Screen::Status | Screen::Recovery | Screen::Cluster => {}
+        }
+    }
+
+    fn tick_prerequisite(&mut self) {
+        let w = &mut self.wizard;
+        if let Some(p) = w.prereqs.get_mut(w.prereq_cursor) {
+            p.done = !p.done;
+            let (t, d) = (p.text.clone(), p.done);
+            log::info!(
+                "prerequisite {}: {t}",
+                if d { "ticked" } else { "unticked" }
+            );
+        }
+        // A warning about unticked items counts what is left now.
+        if self
+            .message
+            .as_ref()
+            .is_some_and(|(_, m)| m.contains("prerequisite(s) not ticked"))
+        {
+            self.message = self.may_advance().err().map(|m| (Level::Warning, m));
+        }
+    }
+
+    fn start_verify(&mut self) {
+        match (self.selected_image().cloned(), self.wizard.expected) {
+            (Some(img), Some(expected)) => {
+                self.say(Level::Info, format!("verifying {}", img.display()));
+                self.wizard.verify = Job::Running { done: 0, total: 0 };
+                self.pending.push(Effect::Verify {
+                    image: img,
+                    expected,
+                });
             }
-            Step::Check => match k.code {
-                KeyCode::Enter | KeyCode::Char('t') | KeyCode::Char('r')
-                    if !self.wizard.check.is_running() =>
-                {
-                    match (self.selected_image().cloned(), &self.config) {
-                        (Some(img), Ok(_)) => {
-                            self.say(Level::Info, format!("upgrade test of {}", img.display()));
-                            self.wizard.check = Job::Running { done: 0, total: 0 };
-                            let sha = match &self.wizard.verify {
-                                Job::Done(r) if r.ok() => Some(r.image_sha256.clone()),
-                                _ => None,
-                            };
-                            let ticked = self
-                                .wizard
-                                .prereqs
-                                .iter()
-                                .filter(|p| p.done)
-                                .map(|p| p.id.to_string())
-                                .collect();
-                            self.pending.push(Effect::Check {
-                                image: img,
-                                iso_sha256: sha,
-                                ticked,
-                            });
-                        }
-                        (_, Err(e)) => {
-                            let e = format!("the configuration does not load: {e}");
-                            self.message = Some((Level::Error, e))
-                        }
-                        (None, _) => {
-                            self.message = Some((Level::Warning, "choose an image first".into()))
-                        }
-                    }
-                }
-                KeyCode::Down | KeyCode::Char('j') => {
-                    self.wizard.check_scroll = self.wizard.check_scroll.saturating_add(1)
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    self.wizard.check_scroll = self.wizard.check_scroll.saturating_sub(1)
-                }
-                _ => {}
-            },
-            Step::Bundle => {
-                if matches!(k.code, KeyCode::Enter | KeyCode::Char('b')) {
-                    self.start_bundle();
-                }
+            _ => {
+                self.message = Some((
+                    Level::Warning,
+                    "choose an image and its hash first (p)".into(),
+                ))
             }
-            Step::Activate => {
-                if matches!(k.code, KeyCode::Enter | KeyCode::Char('a'))
-                    && self.wizard.activate.is_none()
-                    && self.live_operation().is_none()
-                {
-                    self.wizard.confirm = Some(Confirm::Activate);
-                }
+        }
+    }
+
+    fn start_check(&mut self) {
+        match (self.selected_image().cloned(), &self.config) {
+            (Some(img), Ok(_)) => {
+                self.say(Level::Info, format!("upgrade test of {}", img.display()));
+                self.wizard.check = Job::Running { done: 0, total: 0 };
+                let sha = match &self.wizard.verify {
+                    Job::Done(r) if r.ok() => Some(r.image_sha256.clone()),
+                    _ => None,
+                };
+                let ticked = self
+                    .wizard
+                    .prereqs
+                    .iter()
+                    .filter(|p| p.done)
+                    .map(|p| p.id.to_string())
+                    .collect();
+                self.pending.push(Effect::Check {
+                    image: img,
+                    iso_sha256: sha,
+                    ticked,
+                });
             }
-            Step::Reboot => {
-                if matches!(k.code, KeyCode::Enter | KeyCode::Char('r'))
-                    && self.wizard.reboot.is_none()
-                {
-                    self.wizard.confirm = Some(Confirm::Reboot);
-                }
+            (_, Err(e)) => {
+                let e = format!("the configuration does not load: {e}");
+                self.message = Some((Level::Error, e))
             }
-            Step::VersionCheck => {
-                if k.code == KeyCode::Char('b') {
-                    self.start_bundle();
-                }
-            }
-            Step::Phase1 | Step::Reminders => {}
+            (None, _) => self.message = Some((Level::Warning, "choose an image first".into())),
         }
     }
 
@@ -1302,24 +1314,6 @@ impl App {
         }
     }
 
-    fn confirm_key(&mut self, c: Confirm, k: KeyEvent) {
-        match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => {
-                self.wizard.confirm = None;
-                match c {
-                    Confirm::Activate => self.start_activate(),
-                    Confirm::Reboot => self.start_reboot(),
-                    Confirm::Recover => self.start_recover(),
-                }
-            }
-            KeyCode::Char('n') | KeyCode::Esc => {
-                self.wizard.confirm = None;
-                self.message = Some((Level::Info, "nothing was changed".into()));
-            }
-            _ => {}
-        }
-    }
-
     fn start_activate(&mut self) {
         let Some(img) = self.selected_image().cloned() else {
             return;
@@ -1352,31 +1346,6 @@ impl App {
             op: Op::Reboot,
             args: vec!["reboot".into()],
         });
-    }
-
-    fn hash_key(&mut self, k: KeyEvent) {
-        if k.code == KeyCode::Enter {
-            self.try_accept_hash(true);
-            if !self.wizard.editing_hash {
-                self.wizard.paste_guard_until = Some(std::time::Instant::now() + PASTE_GAP);
-            }
-            return;
-        }
-        let w = &mut self.wizard;
-        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-        match k.code {
-            KeyCode::Esc => {
-                w.editing_hash = false;
-                w.hash_input.clear();
-                w.hash_error = None;
-            }
-            KeyCode::Char('u') if ctrl => w.hash_input.clear(),
-            KeyCode::Backspace => {
-                w.hash_input.pop();
-            }
-            KeyCode::Char(c) if !ctrl && w.hash_input.len() < 4096 => w.hash_input.push(c),
-            _ => {}
-        }
     }
 
     /// Accepts the typed or pasted hash when it parses. Enter on text that does not

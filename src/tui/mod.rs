@@ -10,6 +10,7 @@
 pub mod app;
 pub mod effects;
 pub mod events;
+pub mod keys;
 pub mod lean;
 pub mod screens;
 pub mod serial;

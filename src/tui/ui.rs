@@ -3,6 +3,7 @@
 //! cells per step (cheap on a serial line). Drawing reads `&App` and never changes it.
 
 use crate::tui::app::{App, Level, Screen};
+use crate::tui::keys::{self, Action, Ctx};
 use crate::tui::screens;
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -209,7 +210,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
     };
     message(app, msg, buf);
     let mut all = hints;
-    all.extend([("?", "help"), ("q", "quit")]);
+    all.extend(keys::hints(&[
+        (Ctx::Global, Action::Show(Screen::Help), "help"),
+        (Ctx::Global, Action::Quit, "quit"),
+    ]));
     key_hints(app, &all).render(keys, buf);
 }
 

@@ -233,3 +233,76 @@ fn the_version_check_follows_phase_2_to_its_end() {
     assert!(s.contains("Phase 2 done"), "{s}");
     assert!(s.contains("The upgrade is committed"), "{s}");
 }
+
+/// Every binding of the keys table reaches its action on the screen and step it is
+/// bound to (nothing earlier in the lookup hides it), and the handler carries the
+/// action out (an exhaustive match in `App::act`).
+#[test]
+fn every_binding_of_the_keys_table_reaches_its_action() {
+    use crate::tui::app::Screen;
+    use crate::tui::keys::{self, Ctx};
+    let d = root_with(&[("sps-7.3.1.iso", true)]);
+    let mut a = app(d.path(), None);
+    for b in keys::binds() {
+        let (screen, step) = match b.ctx {
+            Ctx::Chord | Ctx::Global | Ctx::Status => (Screen::Status, None),
+            Ctx::Logs => (Screen::Logs, None),
+            Ctx::Help => (Screen::Help, None),
+            Ctx::Recovery => (Screen::Recovery, None),
+            Ctx::Wizard => (Screen::Wizard, Some(Step::Image)),
+            Ctx::Step(s) => (Screen::Wizard, Some(s)),
+            // Looked up on their own, before anything else (see App::key).
+            Ctx::HashEntry | Ctx::Confirm => continue,
+        };
+        a.screen = screen;
+        if let Some(s) = step {
+            a.wizard.step = s;
+        }
+        let ev = b.key.event();
+        let found = if b.ctx == Ctx::Chord {
+            keys::action(&[Ctx::Chord], &ev)
+        } else {
+            keys::action(&a.key_contexts(), &ev)
+        };
+        assert_eq!(found, Some(b.action), "{b:?} on {screen:?} {step:?}");
+    }
+}
+
+#[test]
+fn keys_from_the_table_act_in_their_context() {
+    let d = root_with(&[("sps-7.3.1.iso", true)]);
+    let mut a = app(d.path(), None);
+    key(&mut a, '2');
+    a.wizard.step = Step::Image;
+    // e starts hash entry; typed keys go into it, even global ones such as q and 1.
+    key(&mut a, 'e');
+    assert!(a.wizard.editing_hash);
+    for c in ['q', '1', 'a'] {
+        key(&mut a, c);
+    }
+    assert_eq!(a.wizard.hash_input, "q1a");
+    assert!(!a.quit);
+    // Ctrl-L repaints even while typing; Esc cancels.
+    a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('l'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    assert!(a.repaint);
+    a.update(Msg::Key(KeyEvent::from(KeyCode::Esc)));
+    assert!(!a.wizard.editing_hash && a.wizard.hash_input.is_empty());
+    // r on the image step looks for images again.
+    std::fs::write(d.path().join("images/sps-7.4.0.iso"), b"x").unwrap();
+    key(&mut a, 'r');
+    assert_eq!(a.wizard.images.len(), 2);
+    // n on a question answers it and changes nothing.
+    a.wizard.step = Step::Activate;
+    a.wizard.confirm = Some(Confirm::Activate);
+    let fx = key(&mut a, 'n');
+    assert!(a.wizard.confirm.is_none());
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(
+        a.wizard.step,
+        Step::Activate,
+        "n answered, it did not go on"
+    );
+}

@@ -50,7 +50,7 @@ fn snap(name: &str, root: &Path, args: &[&str]) {
     s.add_filter(r#"(?s)"disks": \[.*?\n  \]"#, r#""disks": "[HOST DISKS]""#);
     s.add_filter(r#""link": "[a-z-]+""#, r#""link": "[LINK]""#);
     // Progress lines come as the bytes go (the reporter's business, not this test's).
-    s.add_filter(r"(?m)(^\w+: \d+ ?% [^\n]*\n)+", "[PROGRESS LINES]\n");
+    s.add_filter(r"(?m)(^\w+: +\d+ ?% [^\n]*\n)+", "[PROGRESS LINES]\n");
     // Hashes before sizes and times, since they contain digits.
     s.add_filter(r"\b[0-9a-fA-F]{64}\b", "[SHA256]");
     // The demo's signing key is made when the demo is built.

@@ -446,3 +446,72 @@ fn an_xorriso_image_with_deep_and_empty_directories_opens() {
         ["import.sh", "lib/a/b/c/d/e/f/g/h/i/j/deep.sh", "step.sh"]
     );
 }
+
+/// Every file and directory under `dir` with its size and modification time.
+fn listing(dir: &Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            if m.is_dir() {
+                todo.push(e.path());
+            }
+            out.push((e.path(), m.len(), m.modified().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A directory the console writes into (state, logs, boot environment, or one above
+/// them) replaced by a link out of the root: every command refuses before writing,
+/// names the link, and the place it points to is left as it was.
+#[test]
+fn a_written_directory_linked_out_of_the_root_is_refused() {
+    for rel in [
+        "var/lib/upgrade-console",
+        "var/log/upgrade-console",
+        "var",
+        "boot/grub",
+    ] {
+        let (_d, root, outside) = demo_with_outside();
+        let iso = root.join("images/sps-7.3.1.iso");
+        // The directory's contents move out; the link takes its place.
+        let moved = outside.join("moved");
+        std::fs::rename(root.join(rel), &moved).unwrap();
+        std::os::unix::fs::symlink(&moved, root.join(rel)).unwrap();
+        let before = listing(&outside);
+        for args in [
+            vec!["status"],
+            vec!["verify", iso.to_str().unwrap()],
+            vec!["activate", "--yes", iso.to_str().unwrap()],
+            vec!["reboot"],
+            vec!["bundle"],
+        ] {
+            let o = crate::support::run(&root, &args);
+            assert_eq!(code(&o), 2, "{rel} linked out, {args:?}: {}", text(&o));
+            assert!(
+                text(&o).contains("outside the appliance root") && text(&o).contains(rel),
+                "{rel} linked out, {args:?}: no word about the link: {}",
+                text(&o)
+            );
+        }
+        assert_eq!(
+            listing(&outside),
+            before,
+            "{rel} linked out: something was written outside the root"
+        );
+    }
+}
+
+/// A link that stays inside the root is layout, not an escape: the commands work.
+#[test]
+fn a_written_directory_linked_inside_the_root_is_fine() {
+    let (_d, root, _outside) = demo_with_outside();
+    std::fs::rename(root.join("var/log/upgrade-console"), root.join("logs")).unwrap();
+    std::os::unix::fs::symlink("../../logs", root.join("var/log/upgrade-console")).unwrap();
+    let iso = root.join("images/sps-7.3.1.iso");
+    verify_and_check(&root, iso.to_str().unwrap());
+    assert!(root.join("logs/console.log").exists());
+}

@@ -208,3 +208,38 @@ fn json_activate_reports_progress_records_on_stderr() {
     assert_eq!(last.operation, Operation::Activate);
     assert_eq!(last.outcome, Some(Outcome::Done));
 }
+
+/// `reboot` on a demo root runs the boot phase here: its progress shows on stderr
+/// (lines beside the log, JSON lines with --json), stdout keeps only the result.
+#[test]
+fn reboot_shows_the_boot_phase_progress_on_stderr() {
+    let (_d, root, iso) = ready();
+    let o = activate(&root, &iso, &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = Command::new(bin())
+        .arg("--root")
+        .arg(&root)
+        .args(["--json", "reboot"])
+        .env("UPGRADE_CONSOLE_PROGRESS_EVERY", "0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run upgrade-console reboot");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let reports: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("stdout is one JSON document");
+    assert_eq!(reports[0]["booted"], "B", "{reports}");
+    let records: Vec<Progress> = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        records
+            .iter()
+            .any(|p| p.operation == Operation::Boot && p.stage == "phase1" && p.outcome.is_none()),
+        "no phase-1 progress record on stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let last = records.last().expect("progress records on stderr");
+    assert_eq!(last.outcome, Some(Outcome::Done), "{last:?}");
+    assert_eq!(last.stage, "commit", "{last:?}");
+}

@@ -87,6 +87,46 @@ fn defect2_emptied_journal_does_not_make_the_trial_permanent() {
     reboot_lost_journal(true);
 }
 
+/// Journal and slot status both lost during the trial: the boot environment alone
+/// cannot tell the trial from a committed slot's last attempt, so the new firmware is
+/// neither committed nor rolled back blind: recovery, with phase 1 not run.
+#[test]
+fn journal_and_slot_status_both_lost_on_a_trial_boot_require_recovery() {
+    let (_d, root) = activated_demo();
+    std::fs::remove_file(journal_path(&root)).unwrap();
+    std::fs::remove_file(slot_status_path(&root)).unwrap();
+    let o = run(&root, &["--json", "reboot"]);
+    let out = text(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(r[0]["booted"], "B", "{out}");
+    assert_eq!(r[0]["outcome"], "recovery-required", "{out}");
+    assert!(out.contains("cannot be told apart"), "{out}");
+    let log = std::fs::read_to_string(root.join("var/log/upgrade-console/console.log"))
+        .unwrap_or_default();
+    assert!(
+        !log.contains("phase 1: step 1 of"),
+        "phase 1 ran on untrusted state\n{out}"
+    );
+    // A later ordinary boot of the same box (first attempt) stays in recovery: the
+    // journal now records why.
+    let o = run(&root, &["--json", "reboot"]);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(r[0]["outcome"], "recovery-required", "{}", text(&o));
+}
+
+/// The same loss on an ordinary boot (first attempt of the committed slot) is not a
+/// reason for recovery: nothing says a trial was under way.
+#[test]
+fn journal_and_slot_status_lost_on_an_ordinary_boot_boot_normally() {
+    let (_d, root) = quiet_demo();
+    std::fs::remove_file(journal_path(&root)).ok();
+    std::fs::remove_file(slot_status_path(&root)).unwrap();
+    let o = run(&root, &["--json", "reboot"]);
+    let out = text(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    assert_eq!(r[0]["outcome"], "normal", "{out}");
+}
+
 fn reboot_damaged_slot_status(content: Option<&[u8]>, what: &str) {
     let (_d, root) = activated_demo();
     let p = slot_status_path(&root);

@@ -53,7 +53,20 @@ pub struct ApplianceSection {
     /// Sealed: no SSH, ever, recovery included.
     #[serde(default)]
     pub sealed: bool,
+    /// More secret values, as dotted key paths (`product.radius.shared`): kept out
+    /// of logs, bundles and the boot log server like the fixed part's own secrets.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Keys (dotted paths) naming files whose whole content is secret.
+    #[serde(default)]
+    pub secret_files: Vec<String>,
 }
+
+/// Keys of the fixed part whose value is itself a secret, as dotted paths. None holds
+/// one inline today: passwords live in files (below), never in appliance.toml.
+pub const SECRET_VALUES: &[&str] = &[];
+/// Keys of the fixed part naming a file whose whole content is a secret.
+pub const SECRET_FILES: &[&str] = &["ha.bmc.password_file"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]

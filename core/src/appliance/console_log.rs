@@ -3,12 +3,16 @@
 //! goes away. It is also what the boot log server shows and the bundle carries.
 
 use crate::appliance::root::ApplianceRoot;
+use crate::support::secrets::Secrets;
 use std::fs::File;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
 struct FileLogger {
     file: Mutex<Option<File>>,
+    /// What every line is scrubbed of before it is written: no secret from the
+    /// configuration reaches the log, even through an error that quotes a value.
+    secrets: Mutex<Secrets>,
     /// Also echo to stderr (commands run by init, where stderr is the console).
     echo: bool,
 }
@@ -40,10 +44,14 @@ pub fn init(root: &ApplianceRoot, echo: bool) {
     };
     let logger = LOGGER.get_or_init(|| FileLogger {
         file: Mutex::new(None),
+        secrets: Mutex::new(Secrets::default()),
         echo,
     });
     if let Ok(mut f) = logger.file.lock() {
         *f = file;
+    }
+    if let Ok(mut s) = logger.secrets.lock() {
+        *s = Secrets::load_best_effort(root);
     }
     if log::set_logger(logger).is_ok() {
         log::set_max_level(log::LevelFilter::Info);
@@ -59,12 +67,13 @@ impl log::Log for FileLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format!(
-            "{} {:<5} {}\n",
-            now_rfc3339(),
-            record.level(),
-            record.args()
-        );
+        let text = record.args().to_string();
+        // A poisoned lock still holds the secrets (a panic elsewhere does not clear them).
+        let text = match self.secrets.lock() {
+            Ok(s) => s.scrub_str(&text),
+            Err(p) => p.into_inner().scrub_str(&text),
+        };
+        let line = format!("{} {:<5} {}\n", now_rfc3339(), record.level(), text);
         if let Ok(mut guard) = self.file.lock()
             && let Some(f) = guard.as_mut()
         {

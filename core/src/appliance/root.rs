@@ -114,6 +114,55 @@ impl ApplianceRoot {
     pub fn crash_dir(&self) -> PathBuf {
         self.resolve("var/crash")
     }
+
+    /// The directories the console writes into, each checked by [`Self::escape`].
+    fn written_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.state_dir(), self.log_dir(), self.crash_dir()];
+        dirs.extend(self.grubenv().parent().map(Path::to_path_buf));
+        dirs.extend(self.cmdline().parent().map(Path::to_path_buf));
+        dirs
+    }
+
+    /// Why writing under this root could land outside it: a directory on the way to
+    /// what the console writes (state, logs, crash reports, the boot environment) is a
+    /// symbolic link whose target is not inside the root. Files themselves are never
+    /// followed through links (`safe_open`); this covers the directories above them.
+    /// `None` on the system root, where every path is inside.
+    pub fn escape(&self) -> Option<String> {
+        if self.is_system_root() {
+            return None;
+        }
+        let root = std::fs::canonicalize(&self.dir).ok()?;
+        for dir in self.written_dirs() {
+            let Ok(rel) = dir.strip_prefix(&self.dir) else {
+                continue;
+            };
+            let mut at = self.dir.clone();
+            for c in rel.components() {
+                at.push(c);
+                let Ok(meta) = std::fs::symlink_metadata(&at) else {
+                    break;
+                };
+                if !meta.file_type().is_symlink() {
+                    continue;
+                }
+                // A link inside the root to elsewhere inside it is layout, not escape;
+                // a dangling one would be created outside by create_dir_all.
+                let inside = std::fs::canonicalize(&at).is_ok_and(|t| t.starts_with(&root));
+                if !inside {
+                    let target = std::fs::read_link(&at)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|_| "?".into());
+                    return Some(format!(
+                        "\"{}\" is a symbolic link to \"{target}\", outside the appliance root \"{}\": nothing is written outside --root; replace the link with a directory",
+                        at.display(),
+                        self.dir.display()
+                    ));
+                }
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]

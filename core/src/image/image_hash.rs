@@ -192,62 +192,6 @@ fn advise_sequential(file: &File) {
     );
 }
 
-/// Renders progress for a person: a bar on a terminal, a line every 10 % otherwise.
-pub struct ProgressPrinter {
-    tty: bool,
-    last_decile: u64,
-    last_draw: std::time::Instant,
-    label: String,
-}
-
-impl ProgressPrinter {
-    pub fn new(label: &str, tty: bool) -> Self {
-        ProgressPrinter {
-            tty,
-            last_decile: 0,
-            last_draw: std::time::Instant::now(),
-            label: label.to_string(),
-        }
-    }
-
-    pub fn update(&mut self, done: u64, total: u64) {
-        use std::io::Write;
-        let pct = (done * 100).checked_div(total).unwrap_or(100);
-        let mut err = io::stderr().lock();
-        if self.tty {
-            if done < total && self.last_draw.elapsed() < std::time::Duration::from_millis(100) {
-                return;
-            }
-            self.last_draw = std::time::Instant::now();
-            let width = 40;
-            let fill = (pct as usize * width / 100).min(width);
-            let _ = write!(
-                err,
-                "\r{} [{}{}] {:>3}% {} / {} MiB",
-                self.label,
-                "#".repeat(fill),
-                "-".repeat(width - fill),
-                pct,
-                done >> 20,
-                total >> 20
-            );
-            if done >= total {
-                let _ = writeln!(err);
-            }
-        } else if pct / 10 > self.last_decile || (done >= total && self.last_decile < 10) {
-            self.last_decile = pct / 10;
-            let _ = writeln!(
-                err,
-                "{}: {}% ({} of {} MiB)",
-                self.label,
-                pct,
-                done >> 20,
-                total >> 20
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

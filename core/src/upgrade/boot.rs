@@ -303,6 +303,10 @@ pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> Result<BootReport, Boot
                 } else {
                     ctx.failed(&t, false, reason)?
                 }
+            } else if let Some(reason) = records_lost_on_last_attempt(root, &state, booted) {
+                // Rolling back could boot old firmware on migrated data, committing
+                // could make an unproven trial permanent: ask for help instead.
+                ctx.recovery(None, reason, false)?
             } else {
                 let mut env = load_env(root, booted);
                 if let UpgradeState::RolledBack { slot, .. }
@@ -325,6 +329,32 @@ pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> Result<BootReport, Boot
     let r = report(root, booted, outcome);
     log::info!("boot: {}", r.message);
     Ok(r)
+}
+
+/// Why the boot cannot be trusted when the journal records no upgrade, the slot
+/// status cannot be read, and the boot loader is on its last attempt of the booted
+/// slot: that is what a trial boot looks like, and also a committed slot that needed
+/// every attempt. Without either record the two cannot be told apart.
+fn records_lost_on_last_attempt(
+    root: &ApplianceRoot,
+    state: &UpgradeState,
+    booted: SlotName,
+) -> Option<String> {
+    if !matches!(state, UpgradeState::Idle) {
+        return None;
+    }
+    let status = match SlotStatus::read(root) {
+        Loaded::Present(_) => return None,
+        Loaded::Missing => "missing".to_string(),
+        Loaded::Damaged(why) => format!("damaged ({why})"),
+    };
+    let env = GrubEnv::load(&root.grubenv()).ok()?;
+    if env.tries(booted) < MAX_TRIES || !env.ok(booted.other()) {
+        return None;
+    }
+    Some(format!(
+        "slot {booted} booted on the boot loader's last attempt, the upgrade journal records no upgrade and the slot status is {status}: a trial boot of new firmware and a committed slot cannot be told apart (were the state files lost?); neither rolled back nor committed"
+    ))
 }
 
 /// The booted slot as the slot status records it, when that record says the slot is

@@ -28,6 +28,9 @@ pub enum Operation {
     Phase2,
     #[serde(rename = "recover")]
     Recover,
+    /// Hashing an image; shown on the command line only (verify writes no state).
+    #[serde(rename = "verify")]
+    Verify,
 }
 
 impl Operation {
@@ -37,6 +40,7 @@ impl Operation {
             Operation::Boot => "boot",
             Operation::Phase2 => "phase2",
             Operation::Recover => "recover",
+            Operation::Verify => "verify",
         }
     }
 }
@@ -316,6 +320,9 @@ impl<'a> Reporter<'a> {
                 String::new()
             };
         }
+        // Every observer sees who reported and when, not only the file's writer.
+        self.record.pid = std::process::id();
+        self.record.updated = crate::appliance::console_log::now_rfc3339();
         for o in &mut self.observers {
             o.observe(&self.record, change);
         }

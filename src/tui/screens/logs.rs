@@ -3,6 +3,7 @@
 
 use super::Hints;
 use crate::tui::app::App;
+use crate::tui::keys::{self, Action, Ctx};
 use crate::tui::ui::block;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -26,5 +27,8 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         .style_trace(t.muted)
         .state(&app.log_state)
         .render(area, buf);
-    vec![("PgUp/PgDn", "scroll"), ("End", "follow")]
+    keys::hints(&[
+        (Ctx::Logs, Action::Down, "scroll"),
+        (Ctx::Logs, Action::LogFollow, "follow"),
+    ])
 }

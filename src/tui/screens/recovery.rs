@@ -5,6 +5,7 @@
 
 use super::Hints;
 use crate::tui::app::App;
+use crate::tui::keys::{self, Action, Ctx};
 use crate::tui::ui::{block, wrap};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -190,11 +191,14 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         .render(area, buf);
     if let Some(c) = app.wizard.confirm {
         super::wizard::confirm(app, c, area, buf);
-        return vec![("y", "yes"), ("n", "no")];
+        return keys::hints(&[
+            (Ctx::Confirm, Action::Yes, "yes"),
+            (Ctx::Confirm, Action::No, "no"),
+        ]);
     }
     if active {
         vec![]
     } else {
-        vec![("R", "enter recovery mode")]
+        keys::hints(&[(Ctx::Recovery, Action::Recover, "enter recovery mode")])
     }
 }

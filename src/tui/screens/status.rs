@@ -3,6 +3,8 @@
 
 use super::Hints;
 use crate::tui::app::App;
+use crate::tui::app::Screen;
+use crate::tui::keys::{self, Action, Ctx};
 use crate::tui::ui::block;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -254,7 +256,10 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
         .flat_map(|l| indent_wrap(l, width))
         .collect();
     Paragraph::new(lines).block(b).render(area, buf);
-    vec![("r", "refresh"), ("2", "upgrade")]
+    keys::hints(&[
+        (Ctx::Status, Action::Refresh, "refresh"),
+        (Ctx::Global, Action::Show(Screen::Wizard), "upgrade"),
+    ])
 }
 
 #[cfg(test)]

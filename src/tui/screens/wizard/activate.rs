@@ -3,6 +3,8 @@
 use super::Panel;
 #[allow(unused_imports)]
 use super::*;
+use crate::tui::app::Step;
+use crate::tui::keys::{self, Action, Ctx};
 
 pub(super) fn draw(app: &App, p: &mut Panel) {
     let w = &app.wizard;
@@ -40,7 +42,7 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
                 "Activated: the new slot boots once after the reboot.",
                 app.theme.ok,
             ));
-            *hints = vec![("n", "next")];
+            *hints = keys::hints(&[(Ctx::Wizard, Action::StepNext, "next")]);
         }
         Some(a) if a.exit.is_some() => {
             lines.push(Line::styled(
@@ -56,6 +58,11 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             "Started by an earlier console; following it.",
             app.theme.muted,
         )),
-        None => *hints = vec![("a", "activate"), ("p", "back")],
+        None => {
+            *hints = keys::hints(&[
+                (Ctx::Step(Step::Activate), Action::Activate, "activate"),
+                (Ctx::Wizard, Action::StepBack, "back"),
+            ])
+        }
     }
 }

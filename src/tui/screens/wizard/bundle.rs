@@ -3,6 +3,8 @@
 use super::Panel;
 #[allow(unused_imports)]
 use super::*;
+use crate::tui::app::Step;
+use crate::tui::keys::{self, Action, Ctx};
 
 pub(super) fn draw(app: &App, p: &mut Panel) {
     let w = &app.wizard;
@@ -32,5 +34,9 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
         },
         _ => lines.push(Line::styled("No bundle written yet.", app.theme.muted)),
     }
-    *hints = vec![("b", "write bundle"), ("n", "next"), ("p", "back")];
+    *hints = keys::hints(&[
+        (Ctx::Step(Step::Bundle), Action::Bundle, "write bundle"),
+        (Ctx::Wizard, Action::StepNext, "next"),
+        (Ctx::Wizard, Action::StepBack, "back"),
+    ]);
 }

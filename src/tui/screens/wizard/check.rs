@@ -3,6 +3,8 @@
 use super::Panel;
 #[allow(unused_imports)]
 use super::*;
+use crate::tui::app::Step;
+use crate::tui::keys::{self, Action, Ctx};
 
 pub(super) fn draw(app: &App, p: &mut Panel) {
     let w = &app.wizard;
@@ -16,7 +18,10 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             lines.push(text("appliance? Upgrade path, free space, licence,"));
             lines.push(text("prerequisites and the image's configuration rules."));
             lines.push(text("Nothing is changed."));
-            *hints = vec![("Enter", "run test"), ("p", "back")];
+            *hints = keys::hints(&[
+                (Ctx::Step(Step::Check), Action::Run, "run test"),
+                (Ctx::Wizard, Action::StepBack, "back"),
+            ]);
         }
         Job::Running { .. } => {
             lines.push(text("Testing..."));
@@ -25,7 +30,10 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             for l in wrap(e, inner_w) {
                 lines.push(Line::styled(l, app.theme.error));
             }
-            *hints = vec![("Enter", "retry"), ("p", "back")];
+            *hints = keys::hints(&[
+                (Ctx::Step(Step::Check), Action::Run, "retry"),
+                (Ctx::Wizard, Action::StepBack, "back"),
+            ]);
         }
         Job::Done(r) => {
             let st = if r.passed() {
@@ -98,12 +106,12 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
                     }
                 }
             }
-            *hints = vec![
-                ("Up/Down", "scroll"),
-                ("Enter", "again"),
-                ("n", "next"),
-                ("p", "back"),
-            ];
+            *hints = keys::hints(&[
+                (Ctx::Step(Step::Check), Action::Down, "scroll"),
+                (Ctx::Step(Step::Check), Action::Run, "again"),
+                (Ctx::Wizard, Action::StepNext, "next"),
+                (Ctx::Wizard, Action::StepBack, "back"),
+            ]);
         }
     }
 }

@@ -3,6 +3,8 @@
 use super::Panel;
 #[allow(unused_imports)]
 use super::*;
+use crate::tui::app::Step;
+use crate::tui::keys::{self, Action, Ctx};
 
 pub(super) fn draw(app: &App, p: &mut Panel) {
     let w = &app.wizard;
@@ -92,7 +94,11 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
                 .collect();
             lines.push(Line::styled(format!("> {tail}"), app.theme.key));
         }
-        *hints = vec![("Enter", "accept"), ("Esc", "cancel"), ("^U", "clear")];
+        *hints = keys::hints(&[
+            (Ctx::HashEntry, Action::HashAccept, "accept"),
+            (Ctx::HashEntry, Action::HashCancel, "cancel"),
+            (Ctx::HashEntry, Action::HashClear, "clear"),
+        ]);
     } else {
         match &w.expected {
             Some(h) => {
@@ -107,13 +113,13 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
                 app.theme.warning,
             )),
         }
-        *hints = vec![
-            ("Up/Down", "image"),
-            ("e", "hash"),
-            ("r", "rescan"),
-            ("n", "next"),
-            ("p", "back"),
-        ];
+        *hints = keys::hints(&[
+            (Ctx::Step(Step::Image), Action::Down, "image"),
+            (Ctx::Step(Step::Image), Action::EditHash, "hash"),
+            (Ctx::Step(Step::Image), Action::Rescan, "rescan"),
+            (Ctx::Wizard, Action::StepNext, "next"),
+            (Ctx::Wizard, Action::StepBack, "back"),
+        ]);
     }
     if let Some(e) = &w.hash_error {
         for l in wrap(e, inner_w) {

@@ -15,6 +15,7 @@ mod version_check;
 
 use super::Hints;
 use crate::tui::app::{App, Confirm, Job, Step};
+use crate::tui::keys::{self, Action, Ctx};
 use crate::tui::ui::{TextGauge, block, sym, wrap};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -267,7 +268,10 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) -> Hints {
     let hints = detail(app, right, buf);
     if let Some(c) = app.wizard.confirm {
         confirm(app, c, area, buf);
-        return vec![("y", "yes"), ("n", "no")];
+        return keys::hints(&[
+            (Ctx::Confirm, Action::Yes, "yes"),
+            (Ctx::Confirm, Action::No, "no"),
+        ]);
     }
     hints
 }

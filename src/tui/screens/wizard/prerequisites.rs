@@ -3,6 +3,8 @@
 use super::Panel;
 #[allow(unused_imports)]
 use super::*;
+use crate::tui::app::Step;
+use crate::tui::keys::{self, Action, Ctx};
 
 pub(super) fn draw(app: &App, p: &mut Panel) {
     let w = &app.wizard;
@@ -31,5 +33,9 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             lines.push(Line::styled(l, app.theme.muted));
         }
     }
-    *hints = vec![("Up/Down", "move"), ("Space", "tick"), ("n", "next")];
+    *hints = keys::hints(&[
+        (Ctx::Step(Step::Prerequisites), Action::Down, "move"),
+        (Ctx::Step(Step::Prerequisites), Action::Tick, "tick"),
+        (Ctx::Wizard, Action::StepNext, "next"),
+    ]);
 }

@@ -3,6 +3,8 @@
 use super::Panel;
 #[allow(unused_imports)]
 use super::*;
+use crate::tui::app::Step;
+use crate::tui::keys::{self, Action, Ctx};
 
 pub(super) fn draw(app: &App, p: &mut Panel) {
     let inner_w = p.width;
@@ -26,5 +28,5 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             app.theme.guidance,
         ));
     }
-    *hints = vec![("r", "reboot")];
+    *hints = keys::hints(&[(Ctx::Step(Step::Reboot), Action::Reboot, "reboot")]);
 }

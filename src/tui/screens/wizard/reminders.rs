@@ -3,6 +3,8 @@
 use super::Panel;
 #[allow(unused_imports)]
 use super::*;
+use crate::tui::app::Screen;
+use crate::tui::keys::{self, Action, Ctx};
 
 pub(super) fn draw(app: &App, p: &mut Panel) {
     let s = sym(app.ascii);
@@ -28,5 +30,8 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             lines.push(text(&format!("  {l}")));
         }
     }
-    *hints = vec![("p", "back"), ("1", "status")];
+    *hints = keys::hints(&[
+        (Ctx::Wizard, Action::StepBack, "back"),
+        (Ctx::Global, Action::Show(Screen::Status), "status"),
+    ]);
 }

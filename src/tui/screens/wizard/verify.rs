@@ -3,6 +3,8 @@
 use super::Panel;
 #[allow(unused_imports)]
 use super::*;
+use crate::tui::app::Step;
+use crate::tui::keys::{self, Action, Ctx};
 
 pub(super) fn draw(app: &App, p: &mut Panel) {
     let w = &app.wizard;
@@ -27,7 +29,10 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
                 "published hash, and the payload inside it the hash in",
             ));
             lines.push(text("its manifest."));
-            *hints = vec![("Enter", "verify"), ("p", "back")];
+            *hints = keys::hints(&[
+                (Ctx::Step(Step::Verify), Action::Run, "verify"),
+                (Ctx::Wizard, Action::StepBack, "back"),
+            ]);
         }
         Job::Running { done, total } => {
             *gauge = Some((
@@ -93,16 +98,26 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             }
             // A mismatch cannot go on: `n` is not offered.
             *hints = if r.ok() {
-                vec![("n", "next"), ("Enter", "again"), ("p", "back")]
+                keys::hints(&[
+                    (Ctx::Wizard, Action::StepNext, "next"),
+                    (Ctx::Step(Step::Verify), Action::Run, "again"),
+                    (Ctx::Wizard, Action::StepBack, "back"),
+                ])
             } else {
-                vec![("Enter", "again"), ("p", "back")]
+                keys::hints(&[
+                    (Ctx::Step(Step::Verify), Action::Run, "again"),
+                    (Ctx::Wizard, Action::StepBack, "back"),
+                ])
             };
         }
         Job::Failed(e) => {
             for l in wrap(e, inner_w) {
                 lines.push(Line::styled(l, app.theme.error));
             }
-            *hints = vec![("Enter", "retry"), ("p", "back")];
+            *hints = keys::hints(&[
+                (Ctx::Step(Step::Verify), Action::Run, "retry"),
+                (Ctx::Wizard, Action::StepBack, "back"),
+            ]);
         }
     }
 }

@@ -3,6 +3,8 @@
 use super::Panel;
 #[allow(unused_imports)]
 use super::*;
+use crate::tui::app::Step;
+use crate::tui::keys::{self, Action, Ctx};
 
 pub(super) fn draw(app: &App, p: &mut Panel) {
     let w = &app.wizard;
@@ -34,7 +36,7 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             "The upgrade is committed: the appliance runs the new firmware.",
             app.theme.ok,
         ));
-        *hints = vec![("n", "reminders")];
+        *hints = keys::hints(&[(Ctx::Wizard, Action::StepNext, "reminders")]);
         // Phase 2, the background migration the console started after the commit.
         match app
             .progress
@@ -79,7 +81,11 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
         ) {
             lines.push(Line::styled(l, app.theme.error));
         }
-        *hints = vec![("b", "support bundle")];
+        *hints = keys::hints(&[(
+            Ctx::Step(Step::VersionCheck),
+            Action::Bundle,
+            "support bundle",
+        )]);
     }
     if let Some(p) = &w.bundle_path {
         lines.push(Line::styled(
