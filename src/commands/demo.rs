@@ -58,9 +58,10 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
     for i in &demo.images {
         let name = i
             .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+            .strip_prefix(root.join("images"))
+            .unwrap_or(&i.path)
+            .display()
+            .to_string();
         crate::outln!("  {name:<46} {}", i.purpose);
     }
     let iso = default_image
@@ -75,6 +76,14 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
         format!("--root {r} check {iso}"),
         format!("--root {r} check {r}/images/sps-8.1.iso"),
         format!("--root {r} verify {r}/images/sps-7.3.1-bad-payload-hash.iso"),
+        format!(
+            "--root {r} verify {r}/images/{}",
+            crate::demo::signing::TAMPERED_IMAGE
+        ),
+        format!(
+            "--root {r} verify {r}/images/{}",
+            crate::demo::signing::UNKNOWN_KEY_IMAGE
+        ),
         format!("--root {r} activate --yes {iso}"),
         format!("--root {r} reboot"),
         format!("--root {r}            # the full-screen console"),

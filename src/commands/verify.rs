@@ -1,4 +1,5 @@
-//! `verify ISO`: the published SHA-256 of the image and the payload hash inside it.
+//! `verify ISO`: the vendor's signature over the manifest (who signed it), the
+//! published SHA-256 of the image, and the payload hash inside it.
 
 use crate::cli::{Ctx, Exit, VerifyArgs};
 use anyhow::bail;
@@ -49,7 +50,7 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         crate::progress_view::CliProgress::for_stderr(ctx.ascii, ctx.json),
     );
     progress.begin_step("hash", 1, 1);
-    let verified = verify_image(&args.iso, &expected, &mut |done, total| {
+    let verified = verify_image(&ctx.root, &args.iso, &expected, &mut |done, total| {
         let f = if total == 0 {
             1.0
         } else {
@@ -77,6 +78,20 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         report.payload_sha256,
         report.payload_expected_sha256
     );
+    match (&report.signer, &report.signature_error) {
+        (Some(s), None) => log::info!(
+            "verify {}: signed by key {} ({}), trusted comment \"{}\"",
+            report.image,
+            s.key_id,
+            s.name,
+            s.trusted_comment
+        ),
+        (_, e) => log::warn!(
+            "verify {}: signature refused: {}",
+            report.image,
+            e.as_deref().unwrap_or("not checked")
+        ),
+    }
     if ctx.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -86,6 +101,21 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
             report.product,
             report.version
         );
+        match (&report.signer, &report.signature_error) {
+            (Some(s), None) => crate::outln!(
+                "Signer   key {} ({})  OK ({})",
+                s.key_id,
+                s.name,
+                s.signature
+            ),
+            (_, e) => {
+                crate::outln!("Signer   REFUSED");
+                crate::outln!(
+                    "  {}",
+                    e.as_deref().unwrap_or("the signature was not checked")
+                );
+            }
+        }
         if report.image_ok {
             crate::outln!("SHA-256  {}  OK (matches {source})", report.image_sha256);
         } else {

@@ -5,6 +5,7 @@
 
 pub mod demo_material;
 pub mod iso_build;
+pub mod signing;
 
 use crate::demo::iso_build::{ImageFiles, build_iso};
 use sha2::{Digest, Sha256 as Hasher};
@@ -20,6 +21,8 @@ use upgrade_core::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStat
 pub const PAYLOAD_BYTES: usize = 16 << 20;
 const SLOT_BYTES: u64 = 32 << 20;
 const RUNNING: &str = "7.0.1";
+/// What the demo's files look like; a demo of another format is not reused.
+const DEMO_FORMAT: &str = "3: signed manifests with program hashes";
 
 /// One image the demo built.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -150,6 +153,15 @@ sha256 = "{hash}"
             m,
             "\n[[reminders]]\ntitle = \"{title}\"\ntext = \"{text}\"\n"
         );
+    }
+    // The programs' hashes: the signature covers them through the manifest.
+    m.push_str("\n[programs]\n");
+    for (path, bytes) in image_files(String::new(), Vec::new()) {
+        if let Some(program) = path.strip_prefix("firmware/")
+            && program.starts_with("migrations/")
+        {
+            let _ = writeln!(m, "\"{program}\" = \"{}\"", hex::encode(sha(&bytes)));
+        }
     }
     m
 }
@@ -337,8 +349,17 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
             fail: Some((2, 6)),
         },
     ];
-    let reused =
-        root.config_file().is_file() && specs.iter().all(|s| images_dir.join(s.file).is_file());
+    let untrusted = [
+        (signing::TAMPERED_IMAGE, signing::TAMPERED_PURPOSE),
+        (signing::UNKNOWN_KEY_IMAGE, signing::UNKNOWN_KEY_PURPOSE),
+    ];
+    // A demo built by an older version (unsigned images, say) is built afresh.
+    let format_file = root.resolve("var/lib/demo/format");
+    let reused = root.config_file().is_file()
+        && std::fs::read_to_string(&format_file).is_ok_and(|f| f.trim() == DEMO_FORMAT)
+        && signing::demo_key_file(&root).is_file()
+        && specs.iter().all(|s| images_dir.join(s.file).is_file())
+        && untrusted.iter().all(|(f, _)| images_dir.join(f).is_file());
     if !reused {
         std::fs::create_dir_all(&images_dir)?;
         write(
@@ -399,12 +420,22 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
         st.slots.insert(SlotName::B, SlotRecord::empty());
         st.save(&root)?;
 
+        // The demo's vendor key: made now, its public half installed as the running
+        // firmware's trust anchor, its secret half dropped when the images are signed.
+        let vendor = signing::DemoKey::generate(signing::DEMO_KEY_NAME)?;
+        vendor.install(&root)?;
         for s in &specs {
             let payload = payload_for(s.version);
             let manifest = manifest_text(s, &payload);
             let path = images_dir.join(s.file);
             let volume = format!("SPS_{}", s.version.replace('.', "_"));
-            build_iso(&path, &volume, image_files(manifest, payload))?;
+            let signature = vendor.sign_manifest(&manifest, s.version)?;
+            let mut files = image_files(manifest, payload);
+            files.push((
+                upgrade_core::image::signature::SIGNATURE_IN_IMAGE.into(),
+                signature.into_bytes(),
+            ));
+            build_iso(&path, &volume, files)?;
             let digest = sha(&std::fs::read(&path)?);
             let sidecar = format!("{}  {}\n", hex::encode(digest), s.file);
             write_atomic(
@@ -412,6 +443,43 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
                 sidecar.as_bytes(),
             )?;
         }
+        // Two images that look right but are not the vendor's: refused by verify,
+        // check and activate (kept beside the others with a .sha256 that matches,
+        // so only the signature stops them).
+        let good = &specs[0];
+        let payload = payload_for(good.version);
+        let manifest = manifest_text(good, &payload);
+        let signature = vendor.sign_manifest(&manifest, good.version)?;
+        let evil = payload_for("not the vendor's");
+        let tampered = manifest_text(good, &payload)
+            .replace(&hex::encode(sha(&payload)), &hex::encode(sha(&evil)));
+        let mut files = image_files(tampered, evil);
+        files.push((
+            upgrade_core::image::signature::SIGNATURE_IN_IMAGE.into(),
+            signature.into_bytes(),
+        ));
+        let stranger = signing::DemoKey::generate("Someone else's key")?;
+        let mut unknown = image_files(manifest.clone(), payload);
+        unknown.push((
+            upgrade_core::image::signature::SIGNATURE_IN_IMAGE.into(),
+            stranger
+                .sign_manifest(&manifest, good.version)?
+                .into_bytes(),
+        ));
+        for ((file, _), files) in untrusted.iter().zip([files, unknown]) {
+            let path = images_dir.join(file);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            build_iso(&path, "SPS_7_3_1", files)?;
+            let digest = sha(&std::fs::read(&path)?);
+            let sidecar = format!("{}  {file}\n", hex::encode(digest));
+            write_atomic(
+                &images_dir.join(format!("{file}.sha256")),
+                sidecar.as_bytes(),
+            )?;
+        }
+        write_atomic(&format_file, format!("{DEMO_FORMAT}\n").as_bytes())?;
     }
     write_config(&root, broken_config)?;
     Ok(DemoAppliance {
@@ -423,6 +491,11 @@ pub fn build(dir: &Path, broken_config: bool) -> anyhow::Result<DemoAppliance> {
                 version: s.version.to_string(),
                 purpose: s.purpose.to_string(),
             })
+            .chain(untrusted.iter().map(|(file, purpose)| DemoImage {
+                path: images_dir.join(file),
+                version: "7.3.1".to_string(),
+                purpose: purpose.to_string(),
+            }))
             .collect(),
         reused,
     })

@@ -192,12 +192,17 @@ pub fn verify(root: ApplianceRoot, image: PathBuf, expected: Sha256, tx: Sender<
     std::thread::spawn(move || {
         let mut last = Instant::now() - Duration::from_secs(1);
         let ptx = tx.clone();
-        let r = upgrade_core::image::verify::verify_image(&image, &expected, &mut |done, total| {
-            if last.elapsed() >= Duration::from_millis(100) || done == total {
-                last = Instant::now();
-                let _ = ptx.send(Msg::VerifyProgress { done, total });
-            }
-        });
+        let r = upgrade_core::image::verify::verify_image(
+            &root,
+            &image,
+            &expected,
+            &mut |done, total| {
+                if last.elapsed() >= Duration::from_millis(100) || done == total {
+                    last = Instant::now();
+                    let _ = ptx.send(Msg::VerifyProgress { done, total });
+                }
+            },
+        );
         let msg = match r {
             Ok((img, report)) => {
                 log::info!(

@@ -53,6 +53,10 @@ fn snap(name: &str, root: &Path, args: &[&str]) {
     s.add_filter(r"(?m)(^\w+: +\d+ ?% [^\n]*\n)+", "[PROGRESS LINES]\n");
     // Hashes before sizes and times, since they contain digits.
     s.add_filter(r"\b[0-9a-fA-F]{64}\b", "[SHA256]");
+    // The demo's signing key is made when the demo is built.
+    s.add_filter(r"\bkey [0-9A-F]{16}\b", "key [KEY-ID]");
+    s.add_filter(r#""key_id": "[0-9A-F]{16}""#, r#""key_id": "[KEY-ID]""#);
+    s.add_filter(r#""(\w*_seconds)": ?[0-9.e-]+"#, "\"$1\": [NUMBER]");
     s.add_filter(r"\b[0-9a-fA-F]{12,63}(\.\.\.|…)", "[SHA256-PREFIX]$1");
     s.add_filter(
         r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?( ?(Z|UTC|[+-]\d{2}:?\d{2}))?",

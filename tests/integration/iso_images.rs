@@ -197,7 +197,11 @@ fn xorriso_images_are_read_like_ours() {
     std::fs::write(src.join("firmware/rootfs.img"), &payload).unwrap();
     std::fs::write(
         src.join("firmware/manifest.toml"),
-        manifest(&payload, "firmware/rootfs.img", None),
+        manifest(&payload, "firmware/rootfs.img", None)
+            + &format!(
+                "\n[programs]\n\"migrations/a-long-name-step.sh\" = \"{}\"\n",
+                hex::encode(Sha256::digest(b"#!/bin/sh\n"))
+            ),
     )
     .unwrap();
     std::fs::write(
@@ -205,6 +209,8 @@ fn xorriso_images_are_read_like_ours() {
         "#!/bin/sh\n",
     )
     .unwrap();
+    crate::support::signing::sign_manifest(&src.join("firmware/manifest.toml"), "sps", "7.3.1");
+    crate::support::signing::trust_vendor_key(&root);
     let iso = root.join("x.iso");
     let o = Command::new("xorriso")
         .args(["-as", "mkisofs", "-quiet", "-o"])
@@ -262,8 +268,13 @@ fn payload_over_4_gib_in_several_extents() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let img = FirmwareImage::open(&iso).unwrap();
     assert_eq!(img.payload.iter().map(|r| r.len).sum::<u64>(), size);
-    let (_, report) =
-        upgrade_core::image::verify::verify_image(&iso, &[0u8; 32], &mut |_, _| {}).unwrap();
+    let (_, report) = upgrade_core::image::verify::verify_image(
+        &upgrade_core::appliance::root::ApplianceRoot::new(d.path()),
+        &iso,
+        &[0u8; 32],
+        &mut |_, _| {},
+    )
+    .unwrap();
     assert!(report.payload_ok, "payload hash over several extents");
     assert!(!report.image_ok);
 }

@@ -32,6 +32,7 @@ mod rules_demo;
 mod rules_ssh;
 mod rules_tls;
 mod secrets_declared;
+mod signed_firmware;
 mod state_trust;
 mod tui_serial;
 mod tui_tmux;

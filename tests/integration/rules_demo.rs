@@ -70,10 +70,19 @@ fn image_with_rules(root: &Path, rules: &str, out: &Path) {
     m.rules = toml::from_str::<Rules>(rules).unwrap().rules;
     let mut payload = vec![];
     std::io::copy(&mut image.payload_reader().unwrap(), &mut payload).unwrap();
+    // Signed by the test vendor key, which the demo root is told to trust.
+    crate::support::signing::trust_vendor_key(root);
+    let text = m.to_toml().into_bytes();
+    let signature = crate::support::signing::signature_for(
+        &text,
+        &m.firmware.product,
+        &m.firmware.version.to_string(),
+    );
     let mut files = vec![
+        ("firmware/manifest.toml".to_string(), text),
         (
-            "firmware/manifest.toml".to_string(),
-            m.to_toml().into_bytes(),
+            upgrade_core::image::signature::SIGNATURE_IN_IMAGE.to_string(),
+            signature,
         ),
         (m.payload.file.clone(), payload),
     ];

@@ -52,6 +52,55 @@ pub fn upgrade_test(
         product,
     );
 
+    // Authenticity: the vendor's signature, checked against the running firmware's
+    // trust anchors, and the version floor (no replay of an older release).
+    let (summary, findings) = match crate::image::trust::TrustStore::load(root)
+        .map_err(Into::into)
+        .and_then(|store| crate::image::signature::check_image(&store, image))
+    {
+        Ok(s) => (format!("signed by key {} ({})", s.key_id, s.name), vec![]),
+        Err(e) => (
+            "not authentic".to_string(),
+            vec![
+                Finding::blocker("signature", e.to_string())
+                    .value(image.path.display().to_string())
+                    .at(crate::image::signature::SIGNATURE_IN_IMAGE)
+                    .fix("Install only firmware signed by the vendor: download the image (and its .minisig) from the vendor again."),
+            ],
+        ),
+    };
+    report.push("signature", summary, findings);
+    let (summary, findings) = match crate::upgrade::floor::current(root) {
+        Ok(floor) => match crate::upgrade::floor::refusal(floor, m) {
+            None => (
+                match floor {
+                    Some(f) => format!("version floor {f}, image {target}"),
+                    None => "no version floor yet".to_string(),
+                },
+                vec![],
+            ),
+            Some(why) => (
+                format!("image {target} is below the version floor"),
+                vec![
+                    Finding::blocker("version-floor", why)
+                        .value(target.to_string())
+                        .at(crate::state::floor(root).display().to_string())
+                        .fix("Download the current release; older releases are refused once a newer one was committed."),
+                ],
+            ),
+        },
+        Err(e) => (
+            "version floor unknown".to_string(),
+            vec![
+                Finding::blocker("version-floor", e.to_string())
+                    .value("unknown")
+                    .at(crate::state::floor(root).display().to_string())
+                    .fix("Create a support bundle and contact support."),
+            ],
+        ),
+    };
+    report.push("version-floor", summary, findings);
+
     // Upgrade path.
     let slots = SlotStatus::load(root)?;
     let booted = booted_slot(root);

@@ -27,6 +27,33 @@ pub struct Manifest {
     pub phase2: Vec<MigrationStep>,
     #[serde(default)]
     pub reminders: Vec<Reminder>,
+    /// The SHA-256 of every migration program, by its path as steps name it
+    /// (`migrations/step.sh`): the signature covers the programs through it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub programs: BTreeMap<String, String>,
+    /// Keys and revocations this firmware brings for the boots after it (covered by
+    /// the signature, installed at commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustSection>,
+}
+
+/// `[trust]`: public keys (minisign format) and revoked key ids.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSection {
+    #[serde(default)]
+    pub keys: Vec<TrustKey>,
+    /// Key ids as minisign prints them (16 hex digits).
+    #[serde(default)]
+    pub revoked: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrustKey {
+    pub name: String,
+    /// The key line of a minisign public key file (base64).
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,6 +64,10 @@ pub struct FirmwareInfo {
     pub kind: ReleaseKind,
     #[serde(default)]
     pub released: Option<String>,
+    /// The version floor this firmware sets when it is committed (no older image is
+    /// accepted afterwards); absent = its own version. Never above its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Version>,
 }
 
 /// Which versions the image upgrades from (SPEC §4).
@@ -196,6 +227,64 @@ impl Manifest {
                     fw.version.kind()
                 ),
             ));
+        }
+        if let Some(floor) = fw.floor
+            && floor > fw.version
+        {
+            return Err(invalid(
+                "firmware.floor",
+                floor,
+                &format!("is above the image's own version {}", fw.version),
+            ));
+        }
+        if let Some(t) = &self.trust {
+            if t.keys.len() > 64 || t.revoked.len() > MAX_LIST {
+                return Err(invalid("trust", t.keys.len(), "lists too many keys"));
+            }
+            for k in &t.keys {
+                if k.name.is_empty() || k.name.len() > 200 || k.name.chars().any(char::is_control) {
+                    return Err(invalid("trust.keys.name", &k.name, "is not a key name"));
+                }
+                if minisign_verify::PublicKey::from_base64(k.key.trim()).is_err() {
+                    return Err(invalid(
+                        "trust.keys.key",
+                        &k.key,
+                        "is not a minisign public key",
+                    ));
+                }
+            }
+            for r in &t.revoked {
+                if r.parse::<crate::image::trust::KeyId>().is_err() {
+                    return Err(invalid(
+                        "trust.revoked",
+                        r,
+                        "is not a key id (16 hexadecimal digits)",
+                    ));
+                }
+            }
+        }
+        if self.programs.len() > MAX_LIST {
+            return Err(invalid(
+                "programs",
+                self.programs.len(),
+                "lists too many programs",
+            ));
+        }
+        for (path, sha) in &self.programs {
+            if !is_safe_relative_path(path) {
+                return Err(invalid(
+                    "programs",
+                    path,
+                    "is not a relative path inside the image",
+                ));
+            }
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    &format!("programs.\"{path}\""),
+                    sha,
+                    "is not 64 hexadecimal digits",
+                ));
+            }
         }
         let up = &self.upgrade;
         if up.from.len() > MAX_LIST || up.latest_maintenance.len() > MAX_LIST {
@@ -380,6 +469,39 @@ weight = 2
         assert_eq!(m.upgrade.min_free_percent, 10);
         assert_eq!(m.rules[0].params["max"].as_integer(), Some(98));
         assert_eq!(m.phase1[0].weight, 2);
+    }
+
+    #[test]
+    fn floor_trust_and_programs_are_validated() {
+        let with = |extra_fw: &str, tail: &str| {
+            Manifest::parse(&format!(
+                "{}{tail}",
+                GOOD.replace(
+                    "kind = \"maintenance\"",
+                    &format!("kind = \"maintenance\"\n{extra_fw}")
+                )
+            ))
+        };
+        let m = with("floor = \"7.3\"", "").unwrap();
+        assert_eq!(m.firmware.floor.unwrap().to_string(), "7.3");
+        let e = with("floor = \"7.4.1\"", "").unwrap_err().to_string();
+        assert!(e.contains("firmware.floor") && e.contains("above"), "{e}");
+        let e = with("", "\n[programs]\n\"migrations/x.sh\" = \"zz\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("programs.\"migrations/x.sh\""), "{e}");
+        let e = with("", "\n[programs]\n\"../x.sh\" = \"zz\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("programs"), "{e}");
+        let e = with("", "\n[trust]\nrevoked = [\"ABC\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trust.revoked"), "{e}");
+        let e = with("", "\n[trust]\nkeys = [{ name = \"k\", key = \"nope\" }]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trust.keys.key"), "{e}");
     }
 
     #[test]

@@ -1,10 +1,16 @@
 //! Verification of a firmware image: the SHA-256 of the whole ISO against the hash the
 //! operator got from the downloads page, and the payload's SHA-256 against the
-//! manifest inside the image — both from one read of the file.
+//! manifest inside the image — both from one read of the file — and the vendor's
+//! signature over that manifest against the running firmware's trust anchors. The
+//! signature is what makes the image authentic; the pasted hash stays as a second,
+//! independent check.
 
+use crate::appliance::root::ApplianceRoot;
 use crate::image::hash_forms::{Sha256, hashes_equal};
 use crate::image::image_hash::{ImageDigests, hash_image};
 use crate::image::iso::{FirmwareImage, IsoError};
+use crate::image::signature::{Signer, check_image};
+use crate::image::trust::TrustStore;
 use serde::Serialize;
 use std::path::Path;
 
@@ -21,11 +27,22 @@ pub struct VerifyReport {
     pub payload_expected_sha256: String,
     pub payload_ok: bool,
     pub bytes: u64,
+    /// Who signed the manifest, when the signature is good.
+    pub signer: Option<Signer>,
+    /// Why the signature was refused (unsigned, unknown or revoked key, ...).
+    pub signature_error: Option<String>,
+    /// Time spent reading and hashing the image, and checking the signature.
+    pub hash_seconds: f64,
+    pub signature_seconds: f64,
 }
 
 impl VerifyReport {
     pub fn ok(&self) -> bool {
-        self.image_ok && self.payload_ok
+        self.image_ok && self.payload_ok && self.signature_ok()
+    }
+
+    pub fn signature_ok(&self) -> bool {
+        self.signer.is_some() && self.signature_error.is_none()
     }
 }
 
@@ -43,13 +60,16 @@ pub enum VerifyError {
     },
 }
 
-/// Opens the image, hashes it once, and compares both digests.
+/// Opens the image, hashes it once, compares both digests, and checks the
+/// signature against the trust anchors of the firmware running on `root`.
 pub fn verify_image(
+    root: &ApplianceRoot,
     path: &Path,
     expected: &Sha256,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(FirmwareImage, VerifyReport), VerifyError> {
     let image = FirmwareImage::open(path)?;
+    let started = std::time::Instant::now();
     let mut done = 0;
     let digests: ImageDigests = hash_image(path, &image.payload, &mut |d, t| {
         done = d;
@@ -60,6 +80,16 @@ pub fn verify_image(
         done,
         source,
     })?;
+    let hash_seconds = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let (signer, signature_error) = match TrustStore::load(root)
+        .map_err(Into::into)
+        .and_then(|store| check_image(&store, &image))
+    {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let signature_seconds = started.elapsed().as_secs_f64();
     let payload_expected = image.manifest.payload_sha256();
     let report = VerifyReport {
         image: path.display().to_string(),
@@ -73,6 +103,10 @@ pub fn verify_image(
         payload_expected_sha256: hex::encode(payload_expected),
         payload_ok: hashes_equal(&digests.payload, &payload_expected),
         bytes: digests.bytes,
+        signer,
+        signature_error,
+        hash_seconds,
+        signature_seconds,
     };
     Ok((image, report))
 }

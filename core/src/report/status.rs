@@ -73,6 +73,18 @@ pub struct StatusReport {
     pub last_upgrade: Option<String>,
     pub phase2: Option<crate::upgrade::phase2::Phase2Summary>,
     pub system: SystemView,
+    /// The version floor: no older image is installed (`upgrade::floor`); "unknown
+    /// (...)" when it cannot be read.
+    pub version_floor: Option<String>,
+    /// The running firmware's trusted signing keys that are not revoked.
+    pub trusted_keys: Vec<TrustedKeyView>,
+}
+
+/// A trusted signing key, as `verify` names a signer.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustedKeyView {
+    pub key_id: String,
+    pub name: String,
 }
 
 fn link_state(name: &str) -> String {
@@ -194,6 +206,22 @@ pub fn gather(root: &ApplianceRoot, config: &Config) -> Result<StatusReport, Sta
         last_upgrade: crate::upgrade::boot::after_boot_message(root),
         phase2: crate::upgrade::phase2::phase2_summary(root),
         system,
+        version_floor: match crate::upgrade::floor::current(root) {
+            Ok(f) => f.map(|v| v.to_string()),
+            Err(e) => Some(format!("unknown ({e})")),
+        },
+        trusted_keys: crate::image::trust::TrustStore::load(root)
+            .map(|t| {
+                t.keys
+                    .iter()
+                    .filter(|k| !t.revoked.contains(&k.id))
+                    .map(|k| TrustedKeyView {
+                        key_id: k.id.to_string(),
+                        name: k.name.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

@@ -37,6 +37,10 @@ pub fn phase2(root: &ApplianceRoot) -> PathBuf {
 pub fn progress(root: &ApplianceRoot) -> PathBuf {
     root.state_dir().join("progress.json")
 }
+/// The version floor (`upgrade::floor`): only rises, raised at every commit.
+pub fn floor(root: &ApplianceRoot) -> PathBuf {
+    root.state_dir().join("floor.json")
+}
 /// Where activate stages each image's manifest and migrations.
 pub fn staged_root(root: &ApplianceRoot) -> PathBuf {
     root.state_dir().join("staged")

@@ -128,6 +128,22 @@ pub fn prepare(root: &ApplianceRoot, config: &Config, iso: &Path) -> Result<Plan
             m.firmware.product, config.appliance.product
         )));
     }
+    // Authenticity and the floor before anything else about the image is trusted.
+    let store = crate::image::trust::TrustStore::load(root)
+        .map_err(|e| ActivateError::Refused(e.to_string()))?;
+    let signer = crate::image::signature::check_image(&store, &image)
+        .map_err(|e| ActivateError::Refused(format!("\"{}\": {e}", iso.display())))?;
+    log::info!(
+        "activate {}: signed by key {} ({})",
+        iso.display(),
+        signer.key_id,
+        signer.name
+    );
+    let floor =
+        crate::upgrade::floor::current(root).map_err(|e| ActivateError::Refused(e.to_string()))?;
+    if let Some(why) = crate::upgrade::floor::refusal(floor, m) {
+        return Err(ActivateError::Refused(why));
+    }
     let journal = Journal::open(root)?;
     match journal.state() {
         UpgradeState::Trial { .. } | UpgradeState::PointOfNoReturn { .. } => {
@@ -525,6 +541,9 @@ fn stage(root: &ApplianceRoot, image: &FirmwareImage, sha: &str) -> Result<(), A
     write_atomic(&mf, image.manifest_text.as_bytes()).map_err(|e| serr(&mf, e))?;
     for file in &image.migrations {
         let bytes = image.read_migration(file)?;
+        // Checked again as staged: the image file may have changed since prepare.
+        crate::image::signature::program_covered(&image.manifest, &file.path, &bytes)
+            .map_err(|e| ActivateError::Refused(e.to_string()))?;
         let out = dir.join("migrations").join(&file.path);
         write_atomic(&out, &bytes).map_err(|e| serr(&out, e))?;
         use std::os::unix::fs::PermissionsExt;

@@ -20,11 +20,13 @@
 use crate::appliance::config::Config;
 use crate::appliance::durable::write_atomic;
 use crate::appliance::root::ApplianceRoot;
+use crate::image::manifest::Manifest;
 use crate::slots::bootchooser;
 use crate::slots::grubenv::{GrubEnv, MAX_TRIES};
 use crate::slots::slot_status::{SlotName, SlotRecord, SlotState, SlotStatus, booted_slot};
 use crate::state::{Loaded, staged as staged_dir, staged_manifest};
 use crate::upgrade::activate::slot_path;
+use crate::upgrade::floor;
 use crate::upgrade::journal::{Event, Journal, Target, UpgradeState};
 use crate::upgrade::killpoint;
 use crate::upgrade::progress::{Operation, Outcome, ProgressFile, Reporter};
@@ -196,6 +198,20 @@ pub fn run(root: &ApplianceRoot, reboot: &dyn Reboot) -> Result<BootReport, Boot
     };
     let state = ctx.journal.state();
     log::info!("boot: upgrade state: {}", state.describe());
+    // A power cut right after the commit record may have left the floor file and
+    // the new firmware's trust anchors unwritten: both are idempotent, so every
+    // boot of the committed slot makes sure of them.
+    if let UpgradeState::Committed { slot, sha256, .. } = &state
+        && *slot == booted
+        && let Ok(m) = staged_manifest(root, sha256)
+    {
+        if let Err(e) = floor::raise(root, floor::floor_of(&m), m.firmware.version) {
+            log::warn!("boot: {e} (the journal keeps the floor)");
+        }
+        if let Err(e) = crate::image::trust::install_from_manifest(root, &m) {
+            log::error!("boot: {e}");
+        }
+    }
     let outcome = match state {
         UpgradeState::Activated { target } if target.slot == booted => {
             ctx.journal.append(Event::TrialBoot { slot: booted })?;
@@ -651,7 +667,7 @@ impl Ctx<'_> {
         if let Err(reason) = self.health(t) {
             return self.failed(t, ponr, format!("health check failed: {reason}"));
         }
-        self.commit(t)
+        self.commit(t, &manifest)
     }
 
     /// What can be known before anything irreversible runs: the slot status is
@@ -717,7 +733,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn commit(&mut self, t: &Target) -> Result<BootOutcome, BootError> {
+    fn commit(&mut self, t: &Target, manifest: &Manifest) -> Result<BootOutcome, BootError> {
         let mut env = load_env(self.root, self.booted);
         bootchooser::commit(&mut env, t.slot, t.from);
         self.save_env(&env, "grubenv:commit")?;
@@ -728,7 +744,16 @@ impl Ctx<'_> {
             slot: t.slot,
             version: t.version,
             sha256: t.sha256.clone(),
+            floor: Some(floor::floor_of(manifest)),
         })?;
+        // The journal record above already holds the floor; the file keeps it past
+        // the journal's compaction, the trust anchors serve the boots after this one.
+        if let Err(e) = floor::raise(self.root, floor::floor_of(manifest), t.version) {
+            log::warn!("boot: {e} (the journal keeps the floor)");
+        }
+        if let Err(e) = crate::image::trust::install_from_manifest(self.root, manifest) {
+            log::error!("boot: {e}");
+        }
         let _ = crate::state::remove(&checkpoint_path(self.root));
         // Staged files of other images are no longer needed.
         if let Ok(dirs) = std::fs::read_dir(crate::state::staged_root(self.root)) {

@@ -171,6 +171,10 @@ pub enum Event {
         slot: SlotName,
         version: Version,
         sha256: String,
+        /// The version floor this commit raised (see `upgrade::floor`): recorded with
+        /// the commit itself so a power cut right after it cannot lose the floor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        floor: Option<Version>,
     },
     /// The new slot failed and the old one boots again.
     RolledBack {
@@ -398,6 +402,7 @@ impl UpgradeState {
                     slot,
                     version,
                     sha256,
+                    ..
                 },
             ) => S::Committed {
                 slot: *slot,
@@ -531,6 +536,16 @@ impl Journal {
     pub fn state(&self) -> UpgradeState {
         self.records()
             .fold(UpgradeState::Idle, |s, r| s.apply(&r.event))
+    }
+
+    /// The highest version floor a commit in the journal raised (`upgrade::floor`).
+    pub fn floor(&self) -> Option<Version> {
+        self.records()
+            .filter_map(|r| match &r.event {
+                Event::Committed { floor, .. } => *floor,
+                _ => None,
+            })
+            .max()
     }
 
     /// Appends one record durably (see the module text), then holds the journal as it

@@ -4,6 +4,7 @@
 //! `crate::state`; the boot marks are changed only by `slots::bootchooser`.
 pub mod activate;
 pub mod boot;
+pub mod floor;
 pub mod journal;
 pub mod killpoint;
 pub mod phase2;

@@ -137,7 +137,22 @@ pub fn build_iso(dir: &Path, spec: &IsoSpec) -> PathBuf {
             "\n[[phase2]]\nname = \"{name}\"\ncommand = [\"migrations/{f}\"]\n"
         ));
     }
+    // The programs' hashes, so the signature covers them.
+    m.push_str("\n[programs]\n");
+    for (i, (_, script, _)) in spec.phase1.iter().enumerate() {
+        m.push_str(&format!(
+            "\"migrations/p1_{i}.sh\" = \"{}\"\n",
+            sha_hex(script.as_bytes())
+        ));
+    }
+    for (i, (_, script)) in spec.phase2.iter().enumerate() {
+        m.push_str(&format!(
+            "\"migrations/p2_{i}.sh\" = \"{}\"\n",
+            sha_hex(script.as_bytes())
+        ));
+    }
     std::fs::write(tree.join("firmware/manifest.toml"), m).unwrap();
+    super::signing::sign_manifest(&tree.join("firmware/manifest.toml"), "sps", spec.version);
     let iso = dir.join(format!("fw-{}.iso", spec.version));
     let out = Command::new("xorriso")
         .args(["-as", "mkisofs", "-quiet", "-o"])
@@ -176,6 +191,7 @@ pub fn make_root(root: &Path, slot_a: &str, slot_b: &str, old_payload: &[u8]) {
     std::fs::create_dir_all(r.config_file().parent().unwrap()).unwrap();
     std::fs::write(r.config_file(), cfg).unwrap();
     std::fs::create_dir_all(root.join("proc")).unwrap();
+    super::signing::trust_vendor_key(root);
     std::fs::write(r.cmdline(), "quiet upgrade_console.slot=A\n").unwrap();
     GrubEnv::initial(SlotName::A).save(&r.grubenv()).unwrap();
     let mut st = SlotStatus::default();

@@ -8,6 +8,7 @@
 pub mod boot;
 pub mod recovery;
 pub mod rules;
+pub mod signing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -55,6 +55,27 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             style,
         ));
     }
+    // Who may sign and how old an image may be, from the status report.
+    if let Some(Ok(st)) = &app.status {
+        let keys: Vec<String> = st
+            .trusted_keys
+            .iter()
+            .map(|k| format!("key {} ({})", k.key_id, k.name))
+            .collect();
+        let signers = if keys.is_empty() {
+            "none installed: every image is refused".to_string()
+        } else {
+            keys.join(", ")
+        };
+        for l in wrap(&format!("Signers: {signers}"), inner_w) {
+            lines.push(Line::styled(l, app.theme.muted));
+        }
+        let floor = match &st.version_floor {
+            Some(f) => format!("Floor: {f} (older images are refused)"),
+            None => "Floor: none yet (raised at each commit)".to_string(),
+        };
+        lines.push(Line::styled(floor, app.theme.muted));
+    }
     lines.push(Line::raw(""));
     if w.editing_hash {
         lines.push(Line::styled(

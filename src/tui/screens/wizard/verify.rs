@@ -71,6 +71,19 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
                 format!("Payload  {} {word}", r.payload_file),
                 st,
             ));
+            match (&r.signer, &r.signature_error) {
+                (Some(sg), None) => {
+                    for l in wrap(&format!("Signer: key {} ({})", sg.key_id, sg.name), inner_w) {
+                        lines.push(Line::styled(l, app.theme.ok));
+                    }
+                }
+                (_, e) => {
+                    let e = e.as_deref().unwrap_or("not checked");
+                    for l in wrap(&format!("Signature REFUSED: {e}"), inner_w) {
+                        lines.push(Line::styled(l, app.theme.error));
+                    }
+                }
+            }
             lines.push(text(&format!(
                 "Firmware {} {}, {}",
                 r.product,
