@@ -20,6 +20,7 @@ mod hash_form_fixtures;
 mod hostile_paths;
 mod iso_images;
 mod logserver_chromium;
+mod logserver_hostile;
 mod logserver_http;
 mod powercut;
 mod progress_cli;
