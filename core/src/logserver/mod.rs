@@ -544,3 +544,51 @@ fn refuse(shared: &Arc<Shared>, stream: TcpStream, why: &'static str) {
             respond::refuse(&s, &mut stream, why);
         });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn get(a: SocketAddr) -> String {
+        let mut s = TcpStream::connect(a).unwrap();
+        s.write_all(b"GET /log.txt HTTP/1.1\r\n\r\n").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_poisoned_secrets_lock_or_a_dead_tailer_fails_closed() {
+        let d = tempfile::tempdir().unwrap();
+        let root = ApplianceRoot::new(d.path());
+        std::fs::create_dir_all(root.log_dir()).unwrap();
+        std::fs::write(root.log_file(), "a line\n").unwrap();
+        let h = spawn(root, vec!["127.0.0.1:0".parse().unwrap()]).unwrap();
+        let a = h.local_addrs()[0];
+        assert!(get(a).starts_with("HTTP/1.1 200"));
+        // A panic while holding the secrets lock: never "serve unscrubbed".
+        let s = h.shared.clone();
+        let _ = std::thread::spawn(move || {
+            let _g = s.secrets.lock();
+            panic!("poison the secrets lock");
+        })
+        .join();
+        let r = get(a);
+        assert!(
+            r.starts_with("HTTP/1.1 503") && !r.contains("a line"),
+            "{r}"
+        );
+        assert!(h.unavailable().is_some());
+        // The tailer gone: the feed is kept by nobody, so nothing is served.
+        h.shared.set_secrets(Ok(Arc::new(Secrets::default())));
+        assert!(get(a).starts_with("HTTP/1.1 200"));
+        h.shared.tailer_alive.store(false, Ordering::SeqCst);
+        let r = get(a);
+        assert!(
+            r.starts_with("HTTP/1.1 503") && r.contains("restart"),
+            "{r}"
+        );
+    }
+}
