@@ -15,6 +15,7 @@ if [ -z "${BIN:-}" ]; then
 fi
 command -v nginx >/dev/null || { echo "needs nginx: apt-get install -y nginx" >&2; exit 1; }
 work=$(mktemp -d)
+chmod 755 "$work"   # nginx's workers run as www-data
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

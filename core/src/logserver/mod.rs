@@ -100,7 +100,7 @@ impl Limits {
 }
 
 /// Which count a connection holds a place in.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pool {
     Pending,
     Pages,

@@ -18,6 +18,8 @@ const TEXT: &str = "text/plain; charset=utf-8";
 const SMALL_DEADLINE: Duration = Duration::from_secs(10);
 /// Output is written in pieces of about this size.
 const OUT_CHUNK: usize = 16 * 1024;
+/// The kernel's send queue of a page response (Linux doubles it).
+const PAGE_SNDBUF: usize = 256 * 1024;
 /// The kernel's send queue of an SSE viewer (Linux doubles it).
 const VIEWER_SNDBUF: usize = 64 * 1024;
 
@@ -78,6 +80,11 @@ pub(super) fn serve(shared: &Arc<Shared>, s: &mut TcpStream, pending: Place) {
             return;
         }
     };
+    if pool == Pool::Pages {
+        // What the kernel queues for a slow reader is bounded too (and so is the
+        // scrubbing done ahead of what it takes).
+        let _ = nix::sys::socket::setsockopt(&*s, nix::sys::socket::sockopt::SndBuf, &PAGE_SNDBUF);
+    }
     let done = match head.route {
         Route::Page => page(shared, s, &secrets, head_only),
         Route::LogTxt => log_txt(shared, s, &secrets, head_only),
