@@ -92,13 +92,14 @@ pub(super) fn load_secrets(root: &ApplianceRoot) -> Result<Secrets, String> {
 
 /// What identifies a version of a file: a change of content, permissions or inode
 /// changes one of these.
-type Stamp = (Option<SystemTime>, i64, u64, u64, u32);
+type Stamp = (Option<SystemTime>, i64, i64, u64, u64, u32);
 
 fn stamp(path: &std::path::Path) -> Option<Stamp> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
     Some((
         m.modified().ok(),
+        m.ctime(),
         m.ctime_nsec(),
         m.len(),
         m.ino(),

@@ -249,7 +249,9 @@ fn events(shared: &Shared, s: &mut TcpStream, head: &Head) -> io::Result<()> {
     out.extend_from_slice(b"retry: 1000\n\n");
     let (mut pos, mut epoch) = {
         let f = shared.feed.lock().map_err(|_| poisoned())?;
-        let pos = head.resume_from.unwrap_or(0).clamp(f.first_start(), f.end);
+        // Never before what the feed holds, never past its end.
+        let first = f.first_start().min(f.end);
+        let pos = head.resume_from.unwrap_or(0).max(first).min(f.end);
         (pos, f.epoch)
     };
     let mut status_gen = u64::MAX;
