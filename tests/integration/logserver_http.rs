@@ -1,6 +1,7 @@
 //! The boot log server over raw TCP on loopback: only its paths, no traversal,
 //! bounded headers, slow clients harmless to other viewers, live lines over SSE,
-//! the connection cap, secrets scrubbed, /bundle only in recovery.
+//! secrets scrubbed, /bundle only in recovery (the pools and caps under attack:
+//! logserver_hostile).
 
 use crate::support::{PATIENCE, read_until_closed, wait_for};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -261,34 +262,6 @@ fn a_new_line_reaches_an_sse_viewer() {
         !seen.contains("first line") && seen.contains("bind pw"),
         "{seen}"
     );
-}
-
-#[test]
-fn connections_are_capped() {
-    let (_d, _root, h, a) = setup();
-    let mut viewers = Vec::new();
-    for _ in 0..logserver::MAX_CONNECTIONS {
-        let mut s = TcpStream::connect(a).unwrap();
-        s.write_all(b"GET /events HTTP/1.1\r\n\r\n").unwrap();
-        let mut r = BufReader::new(s);
-        read_until(&mut r, "first line");
-        viewers.push(r);
-    }
-    assert_eq!(h.active_connections(), logserver::MAX_CONNECTIONS);
-    let r = get(a, "/log.txt");
-    assert!(r.starts_with("HTTP/1.1 503"), "{r}");
-    viewers.truncate(10);
-    // Closed viewers free their places (noticed on the next write: a new line).
-    append(&_root.log_file(), "2026-01-01T00:00:03Z INFO  wake");
-    wait_for("closed viewers to free their places", PATIENCE, || {
-        let n = h.active_connections();
-        if n <= 10 {
-            Ok(())
-        } else {
-            Err(format!("{n} active connections"))
-        }
-    });
-    assert!(get(a, "/log.txt").starts_with("HTTP/1.1 200"));
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod hostile_paths;
 mod iso_images;
 mod json_schemas;
 mod logserver_chromium;
+mod logserver_hostile;
 mod logserver_http;
 mod powercut;
 mod progress_cli;
