@@ -4,12 +4,14 @@
 # own sshd (root by key only, port 22 on its veth address) and demo appliance root.
 #   fleet.sh up LAB N [FAILING_NODE]   LAB must be under /run (sshd StrictModes)
 #   fleet.sh down LAB
+# FLEET_NET (default 213): addresses are 10.FLEET_NET.i.0/24, one net per fleet.
 # Nodes: sm (search master), cm (central management), then minions m1.., then
 # managed hosts h1..; writes LAB/inventory.ini (in a scrambled order: the play must
 # take the order from `cluster plan`) and LAB/id_ed25519 for the control side.
 set -euo pipefail
 BIN=${UPGRADE_CONSOLE_BIN:?set UPGRADE_CONSOLE_BIN to the upgrade-console binary}
 cmd=$1 lab=$2
+net=${FLEET_NET:-213}
 tag=$(basename "$lab" | tr -cd 'a-z0-9' | tail -c 6)
 
 names() { # N -> node names
@@ -40,7 +42,7 @@ up() {
   for name in $all; do
     i=$((i + 1))
     local d="$lab/nodes/$name" ns="uc$tag-$name" hv="uc$tag$i" nv="uc${tag}n$i"
-    local ip="10.213.$i.2"
+    local ip="10.$net.$i.2"
     mkdir -p "$d"; chmod 755 "$d"
     "$BIN" demo "$d/root" </dev/null >/dev/null
     # Node name = hostname; [cluster] lists the others (the plan reads it on cm).
@@ -58,7 +60,7 @@ up() {
     ip netns add "$ns"
     ip link add "$hv" type veth peer name "$nv"
     ip link set "$nv" netns "$ns"
-    ip addr add "10.213.$i.1/24" dev "$hv"; ip link set "$hv" up
+    ip addr add "10.$net.$i.1/24" dev "$hv"; ip link set "$hv" up
     ip -n "$ns" addr add "$ip/24" dev "$nv"; ip -n "$ns" link set "$nv" up; ip -n "$ns" link set lo up
     ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
     cp "$lab/id_ed25519.pub" "$d/authorized_keys"; chmod 644 "$d/authorized_keys"

@@ -107,6 +107,18 @@ def reached(records, iso_sha, running_version):
     return level, version, outcome
 
 
+def say(doc, err):
+    """What the command said, for msg: its JSON's message (the last record's for a
+    list such as reboot's boots), else the last stderr line that is not progress."""
+    last = doc[-1] if isinstance(doc, list) and doc else doc
+    if isinstance(last, dict):
+        for key in ("message", "error", "reason"):
+            if last.get(key):
+                return str(last[key])
+    lines = [l for l in err.strip().splitlines() if not l.startswith("{")]
+    return lines[-1] if lines else "no message"
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -133,7 +145,7 @@ def main():
         steps.append(step)
         if rc != 0 and fail:
             module.fail_json(
-                msg="%s failed (exit %d): %s" % (" ".join(argv), rc, (err.strip().splitlines() or [out.strip()])[-1] if (err or out).strip() else "no output"),
+                msg="%s failed (exit %d): %s" % (" ".join(argv[3:]), rc, say(doc, err)),
                 rc=rc, json=doc, steps=steps, changed=len(steps) > 1,
             )
         return step
