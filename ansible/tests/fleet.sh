@@ -28,8 +28,19 @@ down() {
   for f in "$lab"/nodes/*/sshd.pid; do
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
   done
+  # Every process in the namespaces goes (sshd's sessions too: Ansible's ControlPersist
+  # keeps them open), else the namespace and its veths outlive `ip netns del`.
+  local ns pids i
   for ns in $(ip netns list | awk '{print $1}' | grep "^uc$tag-" || true); do
+    pids=$(ip netns pids "$ns" || true)
+    [ -n "$pids" ] && kill $pids 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do [ -z "$(ip netns pids "$ns" || true)" ] && break; sleep 0.1; done
+    pids=$(ip netns pids "$ns" || true)
+    [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
     ip netns del "$ns" || true
+  done
+  for l in $(ip -br link | awk '{print $1}' | sed 's/@.*//' | grep "^uc$tag[0-9]" || true); do
+    ip link del "$l" 2>/dev/null || true
   done
   rm -rf "$lab"
 }
