@@ -175,3 +175,18 @@ fn a_node_failing_phase1_stops_the_rollout_and_its_bundle_is_fetched() {
         "h1's support bundle is not on the control side: {bundles:?}"
     );
 }
+
+#[test]
+fn module_logic_unit_tests_pass() {
+    let o = std::process::Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/tests"))
+        .args(["-p", "test_*.py"])
+        .output()
+        .expect("this test needs python3 with ansible-core (python3 -m pip install ansible-core==2.19.14)");
+    assert!(
+        o.status.success(),
+        "the module's Python unit tests failed: {}",
+        describe(&o)
+    );
+}
