@@ -20,7 +20,7 @@ for t in ansible-playbook ansible-galaxy ssh /usr/sbin/sshd ip; do
   command -v "$t" >/dev/null || { echo "benches/ansible_cluster.sh needs $t" >&2; exit 2; }
 done
 FLEET="bash $HERE/ansible/tests/fleet.sh"
-trap '$FLEET down $LAB' EXIT
+trap '$FLEET down $LAB; rm -rf /run/ucbench-collections' EXIT
 export ANSIBLE_COLLECTIONS_PATH=/run/ucbench-collections ANSIBLE_HOST_KEY_CHECKING=False
 ansible-galaxy collection install --force -p "$ANSIBLE_COLLECTIONS_PATH" \
   "$HERE/ansible/ansible_collections/appliance/upgrade_console" >/dev/null
