@@ -7,6 +7,7 @@
 mod support;
 
 mod activate_loop;
+mod ansible_fleet;
 mod boot_demo;
 mod boot_flow;
 mod boot_grubenv;

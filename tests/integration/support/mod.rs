@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod boot;
+pub mod fleet;
 pub mod recovery;
 pub mod rules;
 pub mod signing;
