@@ -3,6 +3,9 @@
 # 8 MB log on loopback: RSS with 96 slow readers (4 KB every 3 s) and with 256 idle
 # viewers (nginx: 256 idle keep-alive connections), and a fresh client's latency
 # meanwhile (time to first byte and to the whole 8 MB /log.txt, median and max).
+# Then /bundle in recovery under 20 concurrent GETs (nginx: the same ZIP as a static
+# file): status codes, whole ZIPs, distinct bodies, wall time, peak RSS, and how many
+# bundles the server left on disk.
 # Goal: our RSS under 64 MiB under every attack, a fresh client within 1 s.
 # Needs root (nothing else of the host is touched), nginx (Debian package), python3.
 #   bash benches/logserver.sh [SECONDS]      (BIN=path to use a build you already have)
@@ -72,6 +75,23 @@ n_slow=$(run slow 127.0.0.1 "$nport" "$secs" $(nginx_pids))
 o_idle=$(run idle-sse 127.0.0.1 "$oport" "$secs" "$ours")
 n_idle=$(run idle-keepalive 127.0.0.1 "$nport" "$secs" $(nginx_pids))
 
+# The bundle: the root enters recovery (recovery.json as `recover` leaves it, with no
+# bundle made yet), so the first GET builds it; nginx serves a copy of the result.
+python3 - "$R/var/lib/upgrade-console/recovery.json" <<'PY'
+import json, os, sys
+os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+json.dump({"reason": "bench", "entered": "2026-12-03T00:00:00Z", "sealed": False,
+           "interfaces": [], "addresses": [], "ssh_port": None, "ssh_listen": [],
+           "host_key_fingerprints": [], "bundle": None, "log_server": []},
+          open(sys.argv[1], "w"))
+PY
+o_bundle=$(python3 benches/logserver_attack.py bundle 127.0.0.1 "$oport" "$ours")
+bundles=$R/var/lib/upgrade-console/bundles
+cp "$(ls -t "$bundles"/*.zip | head -1)" "$work/nginx/www/bundle"
+chmod 644 "$work/nginx/www/bundle"   # ours is 0600 (it may hold state); nginx runs as www-data
+n_bundle=$(python3 benches/logserver_attack.py bundle 127.0.0.1 "$nport" $(nginx_pids))
+on_disk="$(find "$bundles" -type f | wc -l) files, $(du -sk "$bundles" | cut -f1) KiB"
+
 python3 - "$o_slow" "$n_slow" "$o_idle" "$n_idle" <<'PY'
 import json, statistics, sys
 o_slow, n_slow, o_idle, n_idle = (json.loads(a) for a in sys.argv[1:])
@@ -86,4 +106,16 @@ for name, o, n in (("96 slow readers", o_slow, n_slow), ("256 idle viewers", o_i
               f"{ratio(r['peak_rss'], other['peak_rss']) if who == 'ours' else ''} | "
               f"{med(r['ttfb']):.1f} / {mx(r['ttfb']):.1f} | {med(r['whole']):.1f} / {mx(r['whole']):.1f} | "
               f"{ratio(med(r['whole']), med(other['whole'])) if who == 'ours' else ''} | {r['failed']} |")
+PY
+python3 - "$o_bundle" "$n_bundle" "$on_disk" <<'PY'
+import json, sys
+o, n = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print()
+print("| 20 concurrent GET /bundle | status codes | whole ZIPs | distinct bodies | ZIP bytes | wall ms | wall ours/nginx | peak RSS MiB | bundles on disk after |")
+print("|---|---|---|---|---|---|---|---|---|")
+for who, r, disk in (("ours", o, sys.argv[3]), ("nginx (static copy)", n, "-")):
+    codes = ", ".join(f"{c} x{r['codes'].count(c)}" for c in sorted(set(r["codes"])))
+    ratio = f"{o['wall_ms'] / n['wall_ms']:.2f}" if who == "ours" else ""
+    print(f"| {who} | {codes} | {r['whole_zips']} | {r['distinct_bodies']} | {r['bytes']} | "
+          f"{r['wall_ms']:.0f} | {ratio} | {r['peak_rss'] / 1024:.1f} | {disk} |")
 PY

@@ -18,11 +18,17 @@ def rss_kib(pid):
     return 0
 
 
+def connect(host, port, i):
+    # Spread over 16 source addresses: the log server caps connections per source
+    # (32), and 200 viewers are meant as 200 people, not one.
+    return socket.create_connection((host, port), source_address=(f"127.0.1.{1 + i % 16}", 0))
+
+
 def sse(host, port, logfile, viewers, rounds, pid):
     idle_rss = rss_kib(pid)
     socks = []
-    for _ in range(viewers):
-        s = socket.create_connection((host, port))
+    for i in range(viewers):
+        s = connect(host, port, i)
         s.sendall(b"GET /events HTTP/1.1\r\nHost: bench\r\n\r\n")
         s.setblocking(False)
         socks.append(s)
@@ -73,27 +79,35 @@ def sse(host, port, logfile, viewers, rounds, pid):
 def fetch(host, port, path, clients):
     sizes = [0] * clients
     retries = [0] * clients
+    busy = [0] * clients
+
     def one(i):
         # A server with a short listen backlog resets some of 200 simultaneous
-        # connects: retry those (and count them) so every client gets the log once.
-        for _ in range(100):
+        # connects, and ours answers 503 past its page pool (128): retry those (and
+        # count them) so every client gets the log once.
+        for _ in range(200):
             try:
-                s = socket.create_connection((host, port))
+                s = connect(host, port, i)
                 s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
-                n = 0
+                data = b""
                 while True:
                     b = s.recv(65536)
                     if not b:
                         break
-                    n += len(b)
+                    if len(data) < 16:
+                        data += b
+                    sizes[i] += len(b)
                 s.close()
-                if n:
-                    sizes[i] = n
+                if data.startswith(b"HTTP/1.1 503"):
+                    busy[i] += 1
+                    sizes[i] = 0
+                elif sizes[i]:
                     return
             except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError):
-                pass
+                sizes[i] = 0
             retries[i] += 1
             time.sleep(0.01)
+
     t0 = time.perf_counter()
     ts = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
     for t in ts:
@@ -103,7 +117,7 @@ def fetch(host, port, path, clients):
     wall = time.perf_counter() - t0
     assert all(sizes), "a fetch returned nothing"
     print(json.dumps({"clients": clients, "wall_ms": wall * 1000, "bytes": sizes[0],
-                      "retries": sum(retries)}))
+                      "retries": sum(retries), "busy_503": sum(busy)}))
 
 
 if __name__ == "__main__":

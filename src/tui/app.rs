@@ -661,11 +661,17 @@ impl App {
                 Job::Done(r) if !r.image_ok => {
                     return Err("the image does not match its hash: do not use it".into());
                 }
-                Job::Done(_) => {
+                Job::Done(r) if !r.payload_ok => {
                     return Err(
                         "the payload does not match the image's manifest: do not use this image"
                             .into(),
                     );
+                }
+                Job::Done(r) => {
+                    return Err(format!(
+                        "the image's signature is refused ({}): only images signed by the vendor are installed",
+                        r.signature_error.as_deref().unwrap_or("no signer")
+                    ));
                 }
                 _ => return Err("verify the image first (Enter)".into()),
             },
@@ -750,13 +756,22 @@ impl App {
                             Level::Error,
                             format!("image {} does NOT match its hash", report.image),
                         );
-                    } else {
+                    } else if !report.payload_ok {
                         // The ISO is the published one; what is inside it is not.
                         self.say(
                             Level::Error,
                             format!(
                                 "the payload {} does NOT match the image's manifest: do not use this image",
                                 report.payload_file
+                            ),
+                        );
+                    } else {
+                        self.say(
+                            Level::Error,
+                            format!(
+                                "image {} is not installable: its signature is refused ({})",
+                                report.image,
+                                report.signature_error.as_deref().unwrap_or("no signer")
                             ),
                         );
                     }

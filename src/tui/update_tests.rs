@@ -306,3 +306,44 @@ fn keys_from_the_table_act_in_their_context() {
         "n answered, it did not go on"
     );
 }
+
+#[test]
+fn a_refused_signature_is_said_as_such_not_as_a_payload_mismatch() {
+    use upgrade_core::image::manifest::Manifest;
+    use upgrade_core::image::verify::VerifyReport;
+    let d = root_with(&[("sps-7.3.1.iso", true)]);
+    let mut a = app(d.path(), None);
+    let manifest = Manifest::parse(include_str!(
+        "../../tests/integration/fixtures/manifest/valid/minimal.toml"
+    ))
+    .unwrap();
+    let report = VerifyReport {
+        image: "sps-7.3.1.iso".into(),
+        product: "sps".into(),
+        version: "7.3.1".into(),
+        image_sha256: "ab".repeat(32),
+        expected_sha256: "ab".repeat(32),
+        image_ok: true,
+        payload_file: "firmware/rootfs.img".into(),
+        payload_sha256: "cd".repeat(32),
+        payload_expected_sha256: "cd".repeat(32),
+        payload_ok: true,
+        bytes: 1,
+        signer: None,
+        signature_error: Some("the image is not signed".into()),
+        hash_seconds: 0.0,
+        signature_seconds: 0.0,
+    };
+    a.wizard.step = Step::Verify;
+    a.update(Msg::VerifyDone(Ok((Box::new(report), Box::new(manifest)))));
+    let (level, said) = a.message.clone().unwrap();
+    assert_eq!(level, Level::Error);
+    assert!(
+        said.contains("signature is refused (the image is not signed)"),
+        "{said}"
+    );
+    assert!(!said.contains("payload"), "{said}");
+    let why = a.may_advance().unwrap_err();
+    assert!(why.contains("signature is refused"), "{why}");
+    assert!(!why.contains("payload"), "{why}");
+}

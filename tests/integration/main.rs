@@ -18,6 +18,7 @@ mod cli_spine;
 mod error_text;
 mod fixture_loaders;
 mod free_space_loop;
+mod fuzz_corpus;
 mod hash_form_fixtures;
 mod hostile_paths;
 mod iso_images;

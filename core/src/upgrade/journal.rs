@@ -490,6 +490,11 @@ impl Journal {
         Self::parse(path, &bytes)
     }
 
+    /// Reads a journal's bytes as `open` would, without a file (for the fuzz target).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Journal, JournalError> {
+        Self::parse(PathBuf::from("journal.log"), bytes)
+    }
+
     fn parse(path: PathBuf, bytes: &[u8]) -> Result<Journal, JournalError> {
         let mut records: Vec<(u64, Record)> = Vec::new();
         let mut torn_tail = None;
