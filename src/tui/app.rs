@@ -19,6 +19,8 @@ use upgrade_core::image::verify::VerifyReport;
 use upgrade_core::image::version::Version;
 use upgrade_core::report::status::StatusReport;
 use upgrade_core::slots::slot_status::{SlotStatus, booted_slot};
+use upgrade_core::state::Loaded;
+use upgrade_core::state::recovery::RecoveryReport;
 use upgrade_core::upgrade::progress::{Operation, Outcome, Progress};
 
 /// Keys closer together than this after an accepted hash are the rest of a paste.
@@ -250,8 +252,9 @@ pub struct App {
     pub status: Option<Result<Box<StatusReport>, String>>,
     pub slots: SlotStatus,
     pub progress: Option<Progress>,
-    /// The recovery report the `recover` command left (state_dir/recovery.json).
-    pub recovery: Option<serde_json::Value>,
+    /// The recovery report `recover` leaves in recovery.json, through the state
+    /// module's typed reader (damaged is said, never taken for "not in recovery").
+    pub recovery: Loaded<RecoveryReport>,
     pub wizard: Wizard,
     pub message: Option<(Level, String)>,
     pub help_scroll: u16,
@@ -407,7 +410,7 @@ impl App {
             status: None,
             slots: SlotStatus::default(),
             progress: None,
-            recovery: None,
+            recovery: Loaded::Missing,
             message: opts.notice.map(|n| (Level::Warning, n)),
             help_scroll: 0,
             last_key: None,
@@ -502,9 +505,7 @@ impl App {
             self.progress = progress;
             changed = true;
         }
-        let recovery = std::fs::read_to_string(self.root.state_dir().join("recovery.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
+        let recovery = upgrade_core::state::recovery::load(&self.root);
         if recovery != self.recovery {
             self.recovery = recovery;
             changed = true;
@@ -556,12 +557,9 @@ impl App {
     }
 
     /// Whether recovery.json says the appliance is in recovery mode now.
+    /// (Present, or damaged: a half-written report still means recovery was entered.)
     pub fn recovery_active(&self) -> bool {
-        self.recovery.as_ref().is_some_and(|r| {
-            r.get("active")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(true)
-        })
+        !matches!(self.recovery, Loaded::Missing)
     }
 
     /// A new console finds work a previous one started: follows it.
@@ -1071,7 +1069,8 @@ impl App {
                 }
             }
             Action::Recover => {
-                if !self.recovery_active()
+                // Not over a good report; over a damaged one, recovery rewrites it.
+                if !matches!(self.recovery, Loaded::Present(_))
                     && self
                         .wizard
                         .recover

@@ -606,6 +606,36 @@ fn recovery_screen_with_report_and_sealed() {
 }
 
 #[test]
+fn a_damaged_recovery_report_is_said_and_recovery_offered_again() {
+    let v = &VARIANTS[0];
+    let root = fresh_root();
+    let r = ApplianceRoot::new(root.path());
+    // A report cut short (a power cut while recovery wrote it).
+    upgrade_core::appliance::durable::write_atomic(
+        &r.state_dir().join("recovery.json"),
+        br#"{"reason": "phase-1 step failed", "entered": "2026-11-23T10:"#,
+    )
+    .unwrap();
+    let (mut c, tx) = console(root.path(), None, v);
+    keys(&tx, "3");
+    settle(&mut c, &tx);
+    let screen = c.terminal.backend().to_string();
+    assert!(screen.contains("RECOVERY MODE"), "{screen}");
+    assert!(screen.contains("is damaged"), "{screen}");
+    assert!(!screen.contains("Not in recovery mode"), "{screen}");
+    assert!(
+        screen.contains("enter recovery mode"),
+        "R is offered: {screen}"
+    );
+    keys(&tx, "R");
+    settle(&mut c, &tx);
+    assert!(
+        c.app.wizard.confirm.is_some(),
+        "R asks to enter recovery again"
+    );
+}
+
+#[test]
 fn logs_cluster_and_help() {
     for v in &VARIANTS {
         let root = fresh_root();
