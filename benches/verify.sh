@@ -1,75 +1,105 @@
 #!/usr/bin/env bash
-# verify (image + payload SHA-256, one read) against sha256sum and openssl dgst on a
-# 2 GiB firmware ISO, page cache warm and dropped. Runs are interleaved and the median
-# taken, so load from elsewhere on the machine hits every tool alike. Cold runs on this
-# virtual disk are bimodal for every tool (some take ~2.5 s more system time), so the
-# median of several runs is what compares.
-#   bash benches/verify.sh [SIZE_MIB] [RUNS]
+# verify (image + payload SHA-256, one read) against openssl dgst -sha256 and sha256sum
+# on a firmware ISO of SIZE_MIB (default 2 GiB), in three conditions:
+#   warm    the image in the page cache;
+#   cold    the page cache dropped before every run (needs root);
+#   loaded  warm, with the other core kept busy by a `sha256sum /dev/zero` started
+#           and stopped by this script.
+# Runs are interleaved (verify, openssl, sha256sum, verify, ...) so load from elsewhere
+# hits every tool alike; each table gives min / median / max and the ratio of the
+# medians (and of the minimums) verify/tool.
+#   bash benches/verify.sh [SIZE_MIB] [RUNS] [CONDITIONS]     (defaults 2048 9 "warm cold loaded")
+#   SKIP_SHA256SUM=1 leaves sha256sum out (it has no SHA-NI here: ~6x slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-2048}
-runs=${2:-5}
+runs=${2:-9}
+conditions=${3:-warm cold loaded}
 work=${BENCH_DIR:-/tmp/upgrade-console-bench-verify}
-cargo build --release -q
-bin=$PWD/target/release/upgrade-console
-mkdir -p "$work/src/firmware"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q
+  BIN=$PWD/target/release/upgrade-console
+fi
+command -v minisign >/dev/null || { echo "needs minisign (apt-get install -y minisign)" >&2; exit 2; }
+# A signed image on a root that trusts its key: verify runs its whole path (exit 0).
+mkdir -p "$work/src/firmware" "$work/root/usr/share/upgrade-console/trusted-keys" "$work/key"
+if [ ! -f "$work/key/k.key" ]; then
+  minisign -G -W -f -p "$work/key/k.pub" -s "$work/key/k.key" >/dev/null
+fi
+cp "$work/key/k.pub" "$work/root/usr/share/upgrade-console/trusted-keys/bench.pub"
 iso=$work/fw-$size_mib.iso
-if [ ! -f "$iso" ]; then
+if [ ! -f "$iso" ] || [ ! -f "$work/src/firmware/manifest.toml.minisig" ]; then
   head -c "${size_mib}M" /dev/urandom > "$work/src/firmware/rootfs.img"
   ph=$(sha256sum "$work/src/firmware/rootfs.img" | cut -d' ' -f1)
   printf '[firmware]\nproduct = "sps"\nversion = "7.3.1"\nkind = "maintenance"\n[upgrade]\nfrom = ["7.0.1"]\n[payload]\nfile = "firmware/rootfs.img"\nsize = %s\nsha256 = "%s"\n' \
     "$(stat -c %s "$work/src/firmware/rootfs.img")" "$ph" > "$work/src/firmware/manifest.toml"
+  minisign -S -s "$work/key/k.key" -m "$work/src/firmware/manifest.toml" -t "product=sps version=7.3.1" >/dev/null
   xorriso -as mkisofs -quiet -o "$iso" -J -R "$work/src" 2>/dev/null
   rm -f "$work/src/firmware/rootfs.img"
 fi
-ih=$(sha256sum "$iso" | cut -d' ' -f1)
+ih=$(openssl dgst -sha256 -r "$iso" | cut -d' ' -f1)
 bytes=$(stat -c %s "$iso")
+tools=(verify openssl)
+[ "${SKIP_SHA256SUM:-0}" = 1 ] || tools+=(sha256sum)
 
-can_drop=0
-if [ -w /proc/sys/vm/drop_caches ]; then can_drop=1; fi
+load_pid=
+stop_load() { [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null; wait "$load_pid" 2>/dev/null || true; load_pid=; }
+trap stop_load EXIT
 
-t() { # prints seconds for one run of the command
+t() { # seconds of one run; a failed run stops the benchmark
   local s e
-  s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
+  s=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+  e=$(date +%s.%N)
   echo "$e - $s" | bc -l
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+stats() { # min median max of the numbers on stdin
+  sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f %.3f %.3f\n", a[1], m, a[NR]}'
+}
 
 declare -A res
-for cache in warm dropped; do
-  if [ $cache = dropped ] && [ $can_drop = 0 ]; then continue; fi
-  declare -A acc=([verify]="" [sha256sum]="" [openssl]="")
-  n=$runs
-  [ $cache = warm ] && { cat "$iso" >/dev/null; }
-  for i in $(seq "$n"); do
-    for tool in verify sha256sum openssl; do
-      [ $cache = dropped ] && { sync; echo 3 > /proc/sys/vm/drop_caches; }
+for cond in $conditions; do
+  if [ "$cond" = cold ] && [ ! -w /proc/sys/vm/drop_caches ]; then
+    echo "(cold runs skipped: /proc/sys/vm/drop_caches is not writable; run as root)" >&2
+    continue
+  fi
+  declare -A acc=()
+  cat "$iso" >/dev/null
+  if [ "$cond" = loaded ]; then
+    sha256sum /dev/zero >/dev/null & load_pid=$!
+    sleep 0.5
+  fi
+  for _ in $(seq "$runs"); do
+    for tool in "${tools[@]}"; do
+      [ "$cond" = cold ] && { sync; echo 3 > /proc/sys/vm/drop_caches; }
       case $tool in
-        verify) s=$(t "$bin" --root "$work" verify "$iso" --sha256 "$ih") ;;
-        sha256sum) s=$(t sha256sum "$iso") ;;
+        verify) s=$(t "$BIN" --root "$work/root" verify "$iso" --sha256 "$ih") ;;
         openssl) s=$(t openssl dgst -sha256 "$iso") ;;
+        sha256sum) s=$(t sha256sum "$iso") ;;
       esac
       acc[$tool]+="$s"$'\n'
     done
   done
-  for tool in verify sha256sum openssl; do
-    res[$cache,$tool]=$(printf '%s' "${acc[$tool]}" | median)
+  stop_load
+  for tool in "${tools[@]}"; do
+    res[$cond,$tool]=$(printf '%s' "${acc[$tool]}" | stats)
   done
 done
 
-printf '\nverify of a %s MiB ISO (%s bytes): image + payload hashed in one read; median of interleaved runs\n\n' "$size_mib" "$bytes"
-printf '%-8s %-34s %9s %9s %14s\n' cache tool seconds "GB/s" "verify/tool"
-for cache in warm dropped; do
-  [ -n "${res[$cache,verify]:-}" ] || continue
-  for tool in verify sha256sum openssl; do
-    s=${res[$cache,$tool]}
-    label=$tool
+printf '\nverify of a %s MiB ISO (%s bytes): image + payload hashed in one read; %s interleaved runs; %s cores\n' \
+  "$size_mib" "$bytes" "$runs" "$(nproc)"
+printf '\n%-7s %-34s %8s %8s %8s %7s %13s %12s\n' cond tool min median max "GB/s" "verify/tool" "(of mins)"
+for cond in $conditions; do
+  [ -n "${res[$cond,verify]:-}" ] || continue
+  read -r vmin vmed _ <<<"${res[$cond,verify]}"
+  for tool in "${tools[@]}"; do
+    read -r mn md mx <<<"${res[$cond,$tool]}"
     case $tool in
       verify) label="upgrade-console verify (2 digests)" ;;
-      sha256sum) label="sha256sum (1 digest)" ;;
       openssl) label="openssl dgst -sha256 (1 digest)" ;;
+      sha256sum) label="sha256sum (1 digest)" ;;
     esac
-    printf '%-8s %-34s %9.3f %9.2f %14.2f\n' "$cache" "$label" "$s" "$(echo "$bytes / $s / 1000000000" | bc -l)" "$(echo "${res[$cache,verify]} / $s" | bc -l)"
+    printf '%-7s %-34s %8s %8s %8s %7.2f %13.2f %12.2f\n' "$cond" "$label" "$mn" "$md" "$mx" \
+      "$(echo "$bytes / $md / 1000000000" | bc -l)" "$(echo "$vmed / $md" | bc -l)" "$(echo "$vmin / $mn" | bc -l)"
   done
 done
-[ $can_drop = 1 ] || echo "(page-cache-dropped runs skipped: /proc/sys/vm/drop_caches is not writable; run as root)"
