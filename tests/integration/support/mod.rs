@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod recovery;
 pub mod rules;
 pub mod signing;
+pub mod vm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
