@@ -5,7 +5,8 @@
 #            Debian cloud kernel and a busybox initramfs
 #   3 rootA  ext4: firmware 7.0.1 (busybox, OpenSSH, upgrade-console, slot init)
 #   4 rootB  empty until an upgrade writes it
-#   5 data   ext4: etc/appliance (configuration, support keys) and var (state, logs)
+#   5 data   ext4: etc/appliance (configuration, support keys) and var (state, logs,
+#            the next firmware's ISOs in var/lib/upgrade-console/images)
 # from Debian packages and this project's release binary, into OUT (default
 # target/appliance): disk.img, the kernel package cache, and the keys it made.
 #   bash scripts/appliance-image.sh [OUT]      (BIN=path: that build instead of release)
@@ -112,8 +113,72 @@ cp "$work/kernel/boot/vmlinuz-$kver" "$b/boot/vmlinuz"
 cp "$work/initrd.img" "$b/boot/initrd.img"
 mkfs.ext4 -q -F -L boot -O ^has_journal -d "$b" "$work/boot.img" 32M
 
-# The data partition: configuration and state.
+# The next firmware, NEXT_VERSION (7.3.1): a slot root made the same way, as the
+# payload of a signed firmware ISO, with the demo's migration steps; and two failure
+# variants (a step that fails in phase 1; one that fails after the irreversible step).
+# The ISOs lie in the console's images directory on the data partition, each with its
+# published SHA-256 beside it, as an operator would have copied them there.
+next=${NEXT_VERSION:-7.3.1}
+make_slot "$work/rootNext" "$next"
+mkfs.ext4 -q -F -L "root-$next" -d "$work/rootNext" "$work/rootNext.img" 64M
 d=$work/data
+images=$d/var/lib/upgrade-console/images
+mkdir -p "$images"
+psha=$(sha256sum "$work/rootNext.img" | cut -d' ' -f1)
+psize=$(stat -c %s "$work/rootNext.img")
+step=$repo/assets/demo-migrations/step.sh
+ssha=$(sha256sum "$step" | cut -d' ' -f1)
+make_iso() { # NAME FAIL_STEP1 FAIL_STEP2
+  local src=$work/iso-$1
+  mkdir -p "$src/firmware/migrations"
+  cp "$step" "$src/firmware/migrations/step.sh"
+  ln "$work/rootNext.img" "$src/firmware/rootfs.img"
+  cat > "$src/firmware/manifest.toml" <<TOML
+[firmware]
+product = "sps"
+version = "$next"
+kind = "maintenance"
+released = "2026-11-01"
+
+[upgrade]
+from = ["7.0", "7.0.1"]
+min_free_percent = 10
+licence_lts = 7
+
+[payload]
+file = "firmware/rootfs.img"
+size = $psize
+sha256 = "$psha"
+
+[[phase1]]
+name = "Migrate configuration"
+command = ["migrations/step.sh", "Migrate configuration", "5"$2]
+weight = 5
+irreversible = false
+
+[[phase1]]
+name = "Upgrade session database"
+command = ["migrations/step.sh", "Upgrade session database", "5"$3]
+weight = 5
+irreversible = true
+
+[[reminders]]
+title = "Desktop player"
+text = "Upgrade the Desktop Player on operator workstations."
+
+[programs]
+"migrations/step.sh" = "$ssha"
+TOML
+  minisign -S -s "$out/keys/vendor.key" -m "$src/firmware/manifest.toml" \
+    -t "product=sps version=$next" >/dev/null
+  xorriso -as mkisofs -quiet -o "$images/$1.iso" -J -R "$src" 2>/dev/null
+  (cd "$images" && sha256sum "$1.iso" > "$1.iso.sha256")
+}
+make_iso "sps-$next" "" ""
+make_iso "sps-$next-fails-in-phase1" ', "3"' ""
+make_iso "sps-$next-fails-after-point-of-no-return" "" ', "3"'
+
+# The data partition: configuration and state.
 mkdir -p "$d/etc/appliance" "$d/var/lib/upgrade-console" "$d/var/log/upgrade-console" "$d/var/lib/appliance"
 cp "$repo/appliance/appliance.toml" "$d/etc/appliance/appliance.toml"
 cp "$out/keys/support.pub" "$d/etc/appliance/support_keys"
@@ -126,14 +191,14 @@ cat > "$d/var/lib/upgrade-console/slot-status.json" <<JSON
   "B": {"state": "empty", "version": null, "product": null, "sha256": null, "size": null, "changed": null}
 }}
 JSON
-mkfs.ext4 -q -F -L data -d "$d" "$work/data.img" 48M
+mkfs.ext4 -q -F -L data -d "$d" "$work/data.img" 400M
 
 # The disk: GPT, partitions by name, GRUB's boot code placed by hand.
 disk=$work/disk.img
 truncate -s 0 "$disk"
-truncate -s 300M "$disk"
+truncate -s 640M "$disk"
 sgdisk -n1:2048:+1M -t1:ef02 -c1:bios -n2:0:+32M -c2:boot -n3:0:+96M -c3:rootA \
-  -n4:0:+96M -c4:rootB -n5:0:+48M -c5:data "$disk" >/dev/null
+  -n4:0:+96M -c4:rootB -n5:0:+400M -c5:data "$disk" >/dev/null
 start() { sgdisk -i "$1" "$disk" | sed -n 's/^First sector: \([0-9]*\).*/\1/p'; }
 for p in 2:boot 3:rootA 5:data; do
   dd if="$work/${p#*:}.img" of="$disk" bs=512 seek="$(start "${p%%:*}")" conv=notrunc,sparse status=none

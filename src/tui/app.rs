@@ -873,6 +873,15 @@ impl App {
             }
             (Op::Recover, true) => self.say(Level::Warning, "recovery mode is on"),
             (Op::Phase2, true) => self.say(Level::Info, "phase 2 ended: see the version check"),
+            // Another console (the serial line and the screen both run one) started it
+            // first: it goes on there, and progress.json shows it here.
+            (Op::Phase2, false) if tail.contains("already running") => {
+                self.wizard.phase2 = None;
+                self.say(
+                    Level::Info,
+                    "phase 2 runs in another process: the version check follows it",
+                );
+            }
             (op, false) => self.say(
                 Level::Error,
                 format!("{} failed (exit {}){}", op.name(), code.unwrap_or(-1), tail),

@@ -509,7 +509,24 @@ fn phase1_version_check_and_reminders() {
             c.app.wizard.phase2.is_some(),
             "phase 2 was asked for after the committed boot"
         );
+        // A phase 2 that ended at once without a progress record: with exit 0 it had
+        // nothing to do (a firmware without background migration, as on the virtual
+        // appliance); otherwise it could not start.
         c.app.message = None;
+        for (exit, said) in [
+            (0, "nothing to migrate in the background"),
+            (1, "Phase 2 could not start"),
+        ] {
+            c.app.wizard.phase2 = Some(crate::tui::worker::ChildRun {
+                op: crate::tui::worker::Op::Phase2,
+                pid: 1,
+                exit: Some(exit),
+            });
+            tx.send(Msg::Tick).unwrap();
+            settle(&mut c, &tx);
+            let screen = c.terminal.backend().to_string();
+            assert!(screen.contains(said), "phase 2 exit {exit}:\n{screen}");
+        }
         c.app.wizard.phase2 = None;
         settle(&mut c, &tx);
         check_snapshot(&c, root.path(), "wizard_version_committed", v);

@@ -347,3 +347,32 @@ fn a_refused_signature_is_said_as_such_not_as_a_payload_mismatch() {
     assert!(why.contains("signature is refused"), "{why}");
     assert!(!why.contains("payload"), "{why}");
 }
+
+#[test]
+fn phase_2_started_by_another_console_is_not_an_error() {
+    let d = root_with(&[]);
+    let mut a = app(d.path(), None);
+    a.wizard.phase2 = Some(ChildRun {
+        op: Op::Phase2,
+        pid: 1,
+        exit: None,
+    });
+    let stderr = crate::tui::worker::stderr_file(&ApplianceRoot::new(d.path()), Op::Phase2);
+    std::fs::create_dir_all(stderr.parent().unwrap()).unwrap();
+    std::fs::write(
+        &stderr,
+        "upgrade-console: phase 2 is already running (EAGAIN: Try again)\n",
+    )
+    .unwrap();
+    a.update(Msg::ChildExited {
+        op: Op::Phase2,
+        code: Some(1),
+    });
+    let (level, said) = a.message.clone().unwrap();
+    assert_eq!(level, Level::Info, "{said}");
+    assert!(said.contains("another process"), "{said}");
+    assert!(
+        a.wizard.phase2.is_none(),
+        "the screen follows progress.json, not this child"
+    );
+}

@@ -174,7 +174,11 @@ pub fn run_observed(
         log::info!("phase 2: no committed upgrade; nothing to do");
         return Ok(None);
     };
-    if st.done {
+    // A firmware without background migration is done from the start; its first run
+    // still records that (phase2.json and a finished progress record), so every
+    // console, whichever started it, can say phase 2 is over.
+    let nothing_recorded = manifest.phase2.is_empty() && st.updated.is_empty();
+    if st.done && !nothing_recorded {
         return Ok(phase2_summary(root));
     }
     st.failed = None;
@@ -262,7 +266,14 @@ pub fn run_observed(
     st.done = true;
     st.fraction = 1.0;
     save(root, &mut st)?;
-    progress.finish(Outcome::Done, "phase 2 done");
+    progress.finish(
+        Outcome::Done,
+        if steps.is_empty() {
+            "phase 2 done: this firmware has no background migration"
+        } else {
+            "phase 2 done"
+        },
+    );
     log::info!("phase 2: done");
     Ok(phase2_summary(root))
 }

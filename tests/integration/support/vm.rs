@@ -58,6 +58,8 @@ pub struct Vm {
     serial: Option<UnixStream>,
     /// Everything the guest wrote on its serial line since boot.
     seen: Arc<Mutex<Vec<u8>>>,
+    /// The 80x24 vt100 terminal on the other end of the line.
+    screen: Arc<Mutex<vt100::Parser>>,
 }
 
 impl Vm {
@@ -79,6 +81,7 @@ impl Vm {
             qemu: None,
             serial: None,
             seen: Arc::new(Mutex::new(Vec::new())),
+            screen: Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0))),
         }
     }
 
@@ -115,7 +118,9 @@ impl Vm {
             UnixStream::connect(&sock).map_err(|e| e.to_string())
         });
         let mut reader = stream.try_clone().expect("clone serial stream");
+        let mut answer = stream.try_clone().expect("clone serial stream");
         let seen = self.seen.clone();
+        let screen = self.screen.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = reader.read(&mut buf) {
@@ -125,6 +130,14 @@ impl Vm {
                 seen.lock()
                     .expect("serial buffer")
                     .extend_from_slice(&buf[..n]);
+                let mut p = screen.lock().expect("screen");
+                p.process(&buf[..n]);
+                // The terminal's side of a cursor report: how the console learns the
+                // size of a serial line (24x80 here, as the parser clamps it).
+                if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
+                    let (row, col) = p.screen().cursor_position();
+                    let _ = answer.write_all(format!("\x1b[{};{}R", row + 1, col + 1).as_bytes());
+                }
             }
         });
         self.serial = Some(stream);
@@ -157,6 +170,33 @@ impl Vm {
                 Err(format!("(all of it in {}) ...{tail}", log.display()))
             }
         })
+    }
+
+    /// What the terminal on the serial line shows now.
+    pub fn screen(&self) -> String {
+        self.screen.lock().expect("screen").screen().contents()
+    }
+
+    /// Waits until the terminal shows `text`; returns the screen.
+    pub fn wait_screen(&self, text: &str, deadline: Duration) -> String {
+        wait_for(
+            &format!("{text:?} on the serial console's screen"),
+            deadline,
+            || {
+                let s = self.screen();
+                if s.contains(text) {
+                    Ok(s)
+                } else {
+                    Err(format!("screen:\n{s}"))
+                }
+            },
+        )
+    }
+
+    /// Types `keys` and waits for `text` on the screen.
+    pub fn press(&mut self, keys: &[u8], text: &str) -> String {
+        self.send(keys);
+        self.wait_screen(text, BOOT)
     }
 
     /// Types on the serial line.

@@ -65,6 +65,13 @@ pub(super) fn draw(app: &App, p: &mut Panel) {
             }
             None => match w.phase2.as_ref().map(|r| r.exit) {
                 Some(None) => lines.push(text("Phase 2 is starting...")),
+                // Ended without a progress record: a phase 2 with nothing to do (this
+                // firmware has no background migration, or it was already done) exits
+                // 0 at once; anything else never got going.
+                Some(Some(0)) => lines.push(Line::styled(
+                    "Phase 2: nothing to migrate in the background for this firmware.",
+                    app.theme.ok,
+                )),
                 Some(Some(_)) => lines.push(Line::styled(
                     "Phase 2 could not start: see the log (4); run `upgrade-console phase2`.",
                     app.theme.error,
