@@ -114,9 +114,16 @@ impl Vm {
         }
         self.qemu = Some(cmd.spawn().expect("start qemu-system-x86_64"));
         // qemu waits for this connection before it starts the machine.
+        self.attach();
+    }
+
+    /// Connects a terminal to the serial line (a fresh 80x24 screen).
+    fn attach(&mut self) {
+        let sock = self.dir.path().join("serial.sock");
         let stream = wait_for("qemu's serial socket", PATIENCE, || {
             UnixStream::connect(&sock).map_err(|e| e.to_string())
         });
+        *self.screen.lock().expect("screen") = vt100::Parser::new(24, 80, 0);
         let mut reader = stream.try_clone().expect("clone serial stream");
         let mut answer = stream.try_clone().expect("clone serial stream");
         let seen = self.seen.clone();
@@ -215,6 +222,20 @@ impl Vm {
         });
     }
 
+    /// The serial line hangs up (an IPMI serial-over-LAN session drops): the
+    /// terminal goes away; the appliance is not told.
+    pub fn hang_up(&mut self) {
+        if let Some(s) = self.serial.take() {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// A new terminal on the line after a hang-up; Ctrl-L asks the console to redraw.
+    pub fn reconnect(&mut self) {
+        self.attach();
+        self.send(b"\x0c");
+    }
+
     /// Pulls the plug: SIGKILL, nothing flushed.
     pub fn power_cut(&mut self) {
         if let Some(mut q) = self.qemu.take() {
@@ -224,11 +245,28 @@ impl Vm {
         self.serial = None;
     }
 
+    /// A file of the data partition (5), read through the filesystem with debugfs.
+    pub fn data_file(&self, path: &str) -> String {
+        self.with_partition(5, false, |part| {
+            let o = Command::new("debugfs")
+                .args(["-R", &format!("cat {path}")])
+                .arg(part)
+                .output()
+                .expect("debugfs");
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        })
+    }
+
     /// The boot partition (2) as a file of its own, read through `f` with debugfs, and
     /// written back when `write` (the appliance powered off).
     fn with_boot_fs<T>(&self, write: bool, f: impl FnOnce(&Path) -> T) -> T {
+        self.with_partition(2, write, f)
+    }
+
+    /// Partition `n` as a file of its own for `f`, written back when `write`.
+    fn with_partition<T>(&self, n: u32, write: bool, f: impl FnOnce(&Path) -> T) -> T {
         let info = Command::new("sgdisk")
-            .args(["-i", "2"])
+            .args(["-i", &n.to_string()])
             .arg(&self.disk)
             .output()
             .expect("sgdisk -i 2");
@@ -238,10 +276,10 @@ impl Vm {
                 .find_map(|l| l.strip_prefix(name))
                 .and_then(|r| r.split_whitespace().next())
                 .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("sgdisk -i 2 gave no {name}: {text}"))
+                .unwrap_or_else(|| panic!("sgdisk -i {n} gave no {name}: {text}"))
         };
         let (first, last) = (field("First sector: "), field("Last sector: "));
-        let part = self.dir.path().join("boot-part.img");
+        let part = self.dir.path().join(format!("part{n}.img"));
         let dd = |args: Vec<String>| {
             let st = Command::new("dd")
                 .args(args)
