@@ -251,3 +251,63 @@ fn power_cuts_during_the_upgrade_leave_a_bootable_appliance() {
     }
     eprintln!("power cuts (seed {seed}):\n{}", tally.join("\n"));
 }
+
+/// The image that fails after its point of no return: the boot phase enters recovery
+/// on the VM's NIC (qemu user networking, port 22 forwarded): SSH with the support key
+/// works, a password does not.
+#[test]
+fn a_failure_after_the_point_of_no_return_opens_recovery_ssh() {
+    crate::support::require_tool("ssh", "openssh-client");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut vm = Vm::new();
+    vm.ssh_port = Some(port);
+    vm.start(true);
+    // Images are listed by name: two up from sps-7.3.1.iso.
+    upgrade_until_activate(
+        &mut vm,
+        b"kk",
+        "sps-7.3.1-fails-after-point-of-no-return.iso",
+    );
+    reboot_when_activated(&mut vm);
+    vm.wait_text("appliance: firmware 7.3.1 from slot B", BOOT);
+    let s = vm.wait_screen("RECOVERY MODE", BOOT);
+    assert!(s.contains("SSH on port 22"), "{s}");
+    // The host key is new to us: do not record it anywhere.
+    let ssh = |extra: &[&str]| {
+        let mut c = std::process::Command::new("ssh");
+        c.args(["-p", &port.to_string()])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args(["-o", "ConnectTimeout=20", "-o", "BatchMode=yes"])
+            .args(extra)
+            .args(["root@127.0.0.1", "cat /etc/firmware-version"]);
+        c.output().expect("ssh")
+    };
+    let key = crate::support::vm::support_key();
+    let ok = wait_for("a key login to the appliance in recovery", BOOT, || {
+        let o = ssh(&["-i", key.to_str().unwrap(), "-o", "IdentitiesOnly=yes"]);
+        if o.status.success() {
+            Ok(o)
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).into_owned())
+        }
+    });
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "7.3.1");
+    let pw = ssh(&[
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "PreferredAuthentications=password,keyboard-interactive",
+    ]);
+    assert!(!pw.status.success(), "a login without the key got in");
+    let err = String::from_utf8_lossy(&pw.stderr);
+    assert!(err.contains("Permission denied"), "{err}");
+}

@@ -50,6 +50,14 @@ pub fn image() -> &'static Path {
     })
 }
 
+/// The support key made with the image (its public half is in support_keys).
+pub fn support_key() -> PathBuf {
+    image()
+        .parent()
+        .expect("image directory")
+        .join("keys/support")
+}
+
 /// One running virtual appliance; qemu is killed when it is dropped.
 pub struct Vm {
     pub dir: tempfile::TempDir,
@@ -60,6 +68,8 @@ pub struct Vm {
     seen: Arc<Mutex<Vec<u8>>>,
     /// The 80x24 vt100 terminal on the other end of the line.
     screen: Arc<Mutex<vt100::Parser>>,
+    /// With a NIC whose port 22 is forwarded to this host port.
+    pub ssh_port: Option<u16>,
 }
 
 impl Vm {
@@ -82,6 +92,7 @@ impl Vm {
             serial: None,
             seen: Arc::new(Mutex::new(Vec::new())),
             screen: Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0))),
+            ssh_port: None,
         }
     }
 
@@ -93,7 +104,7 @@ impl Vm {
         let sock = self.dir.path().join("serial.sock");
         let _ = std::fs::remove_file(&sock);
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-accel", "tcg", "-m", "512", "-nographic", "-net", "none"])
+        cmd.args(["-accel", "tcg", "-m", "512", "-nographic"])
             .args(["-monitor", "none", "-display", "none"])
             .arg("-drive")
             .arg(format!(
@@ -111,6 +122,18 @@ impl Vm {
             .stderr(Stdio::null());
         if !reboots {
             cmd.arg("-no-reboot");
+        }
+        match self.ssh_port {
+            // qemu's user network: the appliance's eth0 at 10.0.2.15, its port 22 on
+            // the host's loopback.
+            Some(port) => {
+                cmd.arg("-netdev")
+                    .arg(format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22"))
+                    .args(["-device", "virtio-net-pci,netdev=n0"]);
+            }
+            None => {
+                cmd.args(["-net", "none"]);
+            }
         }
         self.qemu = Some(cmd.spawn().expect("start qemu-system-x86_64"));
         // qemu waits for this connection before it starts the machine.
