@@ -311,3 +311,66 @@ fn a_failure_after_the_point_of_no_return_opens_recovery_ssh() {
     let err = String::from_utf8_lossy(&pw.stderr);
     assert!(err.contains("Permission denied"), "{err}");
 }
+
+/// The same failure on a sealed appliance: recovery brings the network up and says so,
+/// and nothing answers SSH.
+#[test]
+fn a_sealed_appliance_in_recovery_has_no_ssh() {
+    crate::support::require_tool("ssh", "openssh-client");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut vm = Vm::new();
+    let cfg = vm.data_file("/etc/appliance/appliance.toml");
+    assert!(cfg.contains("sealed = false"), "{cfg}");
+    vm.set_data_file(
+        "/etc/appliance/appliance.toml",
+        &cfg.replace("sealed = false", "sealed = true"),
+    );
+    vm.ssh_port = Some(port);
+    vm.start(true);
+    upgrade_until_activate(
+        &mut vm,
+        b"kk",
+        "sps-7.3.1-fails-after-point-of-no-return.iso",
+    );
+    reboot_when_activated(&mut vm);
+    let s = vm.wait_screen("RECOVERY MODE", BOOT);
+    let s = if s.contains("Sealed appliance: no SSH") {
+        s
+    } else {
+        vm.wait_screen("Sealed appliance: no SSH", BOOT)
+    };
+    assert!(!s.contains("SSH on port 22"), "{s}");
+    // Give a wrongly started sshd time to come up, then knock: qemu accepts the TCP
+    // connection on the host and closes it, as nothing listens in the guest.
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    let key = crate::support::vm::support_key();
+    let o = std::process::Command::new("ssh")
+        .args(["-p", &port.to_string(), "-i", key.to_str().unwrap()])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args([
+            "-o",
+            "ConnectTimeout=20",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+        ])
+        .args(["root@127.0.0.1", "true"])
+        .output()
+        .expect("ssh");
+    assert!(!o.status.success(), "a sealed appliance answered SSH");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("Permission denied"),
+        "an sshd answered: {err}"
+    );
+}

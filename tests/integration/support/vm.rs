@@ -280,6 +280,29 @@ impl Vm {
         })
     }
 
+    /// Replaces a file of the data partition (the appliance powered off).
+    pub fn set_data_file(&self, path: &str, text: &str) {
+        let local = self.dir.path().join("data-file");
+        std::fs::write(&local, text).expect("write the new file");
+        self.with_partition(5, true, |part| {
+            for req in [
+                format!("rm {path}"),
+                format!("write {} {path}", local.display()),
+            ] {
+                let o = Command::new("debugfs")
+                    .args(["-w", "-R", &req])
+                    .arg(part)
+                    .output()
+                    .expect("debugfs -w");
+                assert!(
+                    o.status.success(),
+                    "debugfs {req}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+        });
+    }
+
     /// The boot partition (2) as a file of its own, read through `f` with debugfs, and
     /// written back when `write` (the appliance powered off).
     fn with_boot_fs<T>(&self, write: bool, f: impl FnOnce(&Path) -> T) -> T {
