@@ -589,6 +589,12 @@ impl App {
                     Step::VersionCheck
                 };
             }
+            // Phase 2 follows a committed boot; another console (the serial line and
+            // the screen both run one) may have started it before this one came up.
+            Operation::Phase2 if self.wizard.saved.target.is_some() => {
+                self.screen = Screen::Wizard;
+                self.wizard.step = Step::VersionCheck;
+            }
             Operation::Recover => self.screen = Screen::Recovery,
             Operation::Activate | Operation::Phase2 | Operation::Verify => {}
         }

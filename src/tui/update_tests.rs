@@ -376,3 +376,21 @@ fn phase_2_started_by_another_console_is_not_an_error() {
         "the screen follows progress.json, not this child"
     );
 }
+
+#[test]
+fn a_console_that_comes_up_after_phase_2_started_resumes_at_the_version_check() {
+    let d = root_with(&[]);
+    let root = ApplianceRoot::new(d.path());
+    crate::tui::worker::Persisted {
+        image: None,
+        target: Some("7.3.1".into()),
+        reminders: vec![],
+        stage: "rebooting".into(),
+    }
+    .save(&root)
+    .unwrap();
+    // The other console started phase 2 after the committed boot, and it is done.
+    write_progress(d.path(), Operation::Phase2, Some(Outcome::Done));
+    let a = app(d.path(), None);
+    assert_eq!(a.wizard.step, Step::VersionCheck);
+}
