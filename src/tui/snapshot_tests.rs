@@ -146,6 +146,9 @@ fn settle(c: &mut Console<TestBackend>, tx: &Sender<Msg>) {
     c.app.last_key = None;
     tx.send(Msg::Key(marker)).unwrap();
     c.run_until(|app| app.last_key == Some(marker)).unwrap();
+    // The status report comes from a worker thread; screens show parts of it (the
+    // image step its signers and floor), so wait for it or the drawing races it.
+    c.run_until(|app| app.status.is_some()).unwrap();
 }
 
 fn check_snapshot(c: &Console<TestBackend>, root: &Path, name: &str, v: &Variant) {
