@@ -57,6 +57,8 @@ pub enum Command {
     Phase2,
     /// Central cluster: the order in which the nodes must be upgraded.
     Cluster(ClusterArgs),
+    /// The HA pair: both nodes side by side, and the pair's upgrade (HA link and IPMI).
+    Ha(HaArgs),
     /// Internal: runs the rest of the command line in a new session with no
     /// terminal (the console starts long work this way, so a hang-up cannot stop it).
     #[command(hide = true)]
@@ -115,6 +117,54 @@ pub enum ClusterCommand {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct HaArgs {
+    #[command(subcommand)]
+    pub command: HaCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HaCommand {
+    /// Both nodes: role, Current, After reboot, HA state, the other node's power
+    /// (IPMI), the HA link, and the pair's upgrade if one is under way.
+    Status,
+    /// Run the pair's upgrade on the primary, or resume it (without ISO).
+    Upgrade {
+        /// The firmware ISO; leave it out to resume the upgrade under way.
+        iso: Option<PathBuf>,
+        /// The expected hash, as pasted from the downloads page (any common form).
+        #[arg(long, value_name = "HASH", conflicts_with = "sha256_file")]
+        sha256: Option<String>,
+        /// A file holding the expected hash.
+        #[arg(long, value_name = "FILE")]
+        sha256_file: Option<PathBuf>,
+        /// Do not ask before power, reboot and role changes (automation).
+        #[arg(long)]
+        yes: bool,
+        /// Run only the next step, then stop.
+        #[arg(long)]
+        step: bool,
+    },
+    /// After the primary rolled back: power the secondary on so it declines the new
+    /// firmware too, and close the upgrade with the pair on the old firmware.
+    Restore {
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Give up an HA upgrade that has not yet powered the secondary off.
+    Abandon,
+    /// Make this node's HA link keys and print what the other node needs.
+    LinkKeys,
+    /// Run the HA link's server (OpenSSH, the other node's key, forced requests).
+    ServeLink,
+    /// Internal: the HA link's forced command (one request from the other node).
+    #[command(hide = true)]
+    PeerRequest,
+    /// Internal (demo and tests): a node's power, driven by a BMC simulator's hook.
+    #[command(hide = true)]
+    SimNode { action: String },
+}
+
+#[derive(Debug, clap::Args)]
 pub struct DetachArgs {
     /// The command line to run (a subcommand and its arguments).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
@@ -134,6 +184,13 @@ pub struct DemoArgs {
     /// Throw away a reused demo appliance (its upgrades, logs, state) and build it afresh.
     #[arg(long)]
     pub reset: bool,
+    /// Build an HA pair in DIR (DIR/primary, DIR/secondary) with a BMC simulator for
+    /// the secondary, start it, and open the console on the primary.
+    #[arg(long)]
+    pub ha: bool,
+    /// With --ha: stop the pair's processes (BMC simulator, link servers, secondary).
+    #[arg(long, requires = "ha")]
+    pub stop: bool,
 }
 
 #[derive(Debug, clap::Args)]

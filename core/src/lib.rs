@@ -6,6 +6,7 @@
 
 pub mod appliance;
 pub mod check;
+pub mod ha;
 pub mod image;
 pub mod logserver;
 pub mod recovery;

@@ -16,6 +16,9 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
             names.join(", ")
         );
     }
+    if args.ha {
+        return ha_demo(ctx, args);
+    }
     if args.reset {
         crate::demo::reset(&args.dir)?;
     }
@@ -95,4 +98,82 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
         crate::outln!("  {cmd} {line}");
     }
     Ok(Exit::Success)
+}
+
+/// `demo --ha DIR`: the pair, started; the console on the primary, or (without a
+/// terminal) the commands to try, the pair left running until `demo --ha DIR --stop`.
+fn ha_demo(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
+    use crate::demo::ha_pair;
+    let exe = std::env::current_exe()?;
+    let pids = args.dir.join("running.pids");
+    if args.stop {
+        stop_pair(&args.dir, &pids);
+        crate::outln!("The demo pair in {} is stopped.", args.dir.display());
+        return Ok(Exit::Success);
+    }
+    if pids.is_file() {
+        stop_pair(&args.dir, &pids);
+    }
+    if args.reset && args.dir.exists() {
+        for node in ["primary", "secondary"] {
+            let d = args.dir.join(node);
+            if d.exists() {
+                crate::demo::reset(&d)?;
+            }
+        }
+    }
+    let pair = ha_pair::build(&args.dir, &ha_pair::PairNet::loopback(), &exe)?;
+    let mut running = ha_pair::start(&pair, &exe, &[], &[])?;
+    let list: Vec<String> = running.children.iter().map(|c| c.id().to_string()).collect();
+    upgrade_core::appliance::durable::write_atomic(&pids, list.join("\n").as_bytes())?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if interactive && !ctx.json {
+        let r = crate::commands::console::open_on(ctx, &pair.primary, Some(&pair.image));
+        running.stop();
+        let _ = std::fs::remove_file(&pids);
+        return r;
+    }
+    // Left running for the commands below.
+    running.children.clear();
+    std::mem::forget(running);
+    if ctx.json {
+        crate::outln!("{}", serde_json::to_string_pretty(&pair)?);
+        return Ok(Exit::Success);
+    }
+    let cmd = crate::demo::invocation(&exe);
+    let p = pair.primary.display();
+    crate::outln!("Demo HA pair running in {}:", pair.dir.display());
+    crate::outln!("  primary   {p} (HA link 127.0.0.2:2222)");
+    crate::outln!(
+        "  secondary {} (HA link 127.0.0.3:2222, BMC simulator 127.0.0.4:9623)",
+        pair.secondary.display()
+    );
+    crate::outln!("\nTry:");
+    for line in [
+        format!("--root {p} ha status"),
+        format!("--root {p} ha upgrade {}", pair.image.display()),
+        format!("--root {p}            # the console: H opens the HA screen"),
+        format!("demo --ha --stop {}", args.dir.display()),
+    ] {
+        crate::outln!("  {cmd} {line}");
+    }
+    Ok(Exit::Success)
+}
+
+fn stop_pair(dir: &std::path::Path, pids: &std::path::Path) {
+    let hook = dir.join("bmc/chassis.sh");
+    if hook.is_file() {
+        let _ = std::process::Command::new(&hook)
+            .args(["0x20", "set", "power", "0"])
+            .status();
+    }
+    for pid in std::fs::read_to_string(pids).unwrap_or_default().lines() {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+    let _ = std::fs::remove_file(pids);
 }

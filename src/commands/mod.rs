@@ -8,6 +8,7 @@ pub mod check;
 pub mod cluster;
 pub mod console;
 pub mod demo;
+pub mod ha;
 pub mod phase2;
 pub mod reboot;
 pub mod recover;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Boot => boot::run(&ctx),
         Command::Phase2 => phase2::run(&ctx),
         Command::Cluster(a) => cluster::run(&ctx, &a),
+        Command::Ha(a) => ha::run(&ctx, &a),
         Command::Recover(a) => recover::run(&ctx, &a),
         Command::Bundle(a) => bundle::run(&ctx, &a),
         Command::ServeLog(a) => serve_log::run(&ctx, &a),

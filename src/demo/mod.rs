@@ -5,6 +5,7 @@
 
 pub mod demo_material;
 pub mod iso_build;
+pub mod ha_pair;
 pub mod signing;
 
 use crate::demo::iso_build::{ImageFiles, build_iso};

@@ -170,12 +170,53 @@ pub enum HaRole {
 #[serde(deny_unknown_fields)]
 pub struct Ha {
     pub role: HaRole,
+    /// The other node's address on the HA link.
     pub peer: IpAddr,
+    /// This node's own address on the HA link: where its link server listens.
+    #[serde(default)]
+    pub address: Option<IpAddr>,
+    /// The SSH port of the HA link (both nodes use the same).
+    #[serde(default = "default_link_port")]
+    pub link_port: u16,
+    /// The account the link logs in as on the other node.
+    #[serde(default = "default_link_user")]
+    pub link_user: String,
+    /// The other node's BMC (IPMI): the only way to power it on again.
     #[serde(default)]
     pub bmc: Option<Bmc>,
-    /// JSON file the HA daemon writes: `{"state": "ok" | "degraded", ...}`.
+    /// JSON file the HA daemon writes: `{"state": "ok" | "degraded" | "syncing", ...}`.
     #[serde(default)]
     pub status_file: Option<String>,
+    /// How long the other node may take to hold the new firmware after the transfer
+    /// (the guides: usually within 60 s).
+    #[serde(default = "default_sync_timeout")]
+    pub sync_timeout_s: u64,
+    /// How long the other node may take to power off, and to boot and sync after it
+    /// is powered on (a boot with phase 1 takes 10-20 minutes on big databases).
+    #[serde(default = "default_power_timeout")]
+    pub power_timeout_s: u64,
+    #[serde(default = "default_boot_timeout")]
+    pub boot_timeout_s: u64,
+}
+
+fn default_link_port() -> u16 {
+    22
+}
+
+fn default_link_user() -> String {
+    "root".into()
+}
+
+fn default_sync_timeout() -> u64 {
+    60
+}
+
+fn default_power_timeout() -> u64 {
+    300
+}
+
+fn default_boot_timeout() -> u64 {
+    3600
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -406,6 +447,34 @@ impl Config {
                 "ha.bmc".into(),
                 "host, user and password_file must all be set".into(),
             ));
+        }
+        if let Some(ha) = &self.ha {
+            if Some(ha.peer) == ha.address {
+                return Err((
+                    "ha.peer".into(),
+                    format!("\"{}\" is also this node's own ha.address: set ha.peer to the other node's HA link address", ha.peer),
+                ));
+            }
+            if ha.link_user.is_empty()
+                || !ha
+                    .link_user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                return Err((
+                    "ha.link_user".into(),
+                    format!("\"{}\" is not an account name (letters, digits, '.', '_', '-')", ha.link_user),
+                ));
+            }
+            for (key, v) in [
+                ("ha.sync_timeout_s", ha.sync_timeout_s),
+                ("ha.power_timeout_s", ha.power_timeout_s),
+                ("ha.boot_timeout_s", ha.boot_timeout_s),
+            ] {
+                if v == 0 || v > 7 * 24 * 3600 {
+                    return Err((key.into(), format!("{v} is not a deadline: give seconds between 1 and 604800")));
+                }
+            }
         }
         if let Some(c) = &self.cluster {
             for (i, n) in c.nodes.iter().enumerate() {

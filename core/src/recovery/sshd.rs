@@ -21,6 +21,7 @@ pub const PORT: u16 = 22;
 /// The only account the support keys open (AllowUsers).
 pub const SUPPORT_USER: &str = "root";
 const TEMPLATE: &str = include_str!("../../../recovery/sshd_config.in");
+const HA_LINK_TEMPLATE: &str = include_str!("../../../recovery/ha_link_sshd_config.in");
 /// Host key types made on first use (both are quick to generate).
 const KEY_TYPES: [&str; 2] = ["ed25519", "ecdsa"];
 
@@ -64,6 +65,12 @@ pub struct SshdPlan {
     pub log: PathBuf,
     /// Re-read before each start: a box sealed since recovery began gets no sshd.
     pub(crate) root: ApplianceRoot,
+    /// The configuration template and the one account it lets in.
+    pub(crate) template: &'static str,
+    pub(crate) user: String,
+    /// What every session runs, whatever the client asked (the HA link), or none.
+    pub(crate) force_command: Option<String>,
+    pub(crate) purpose: &'static str,
 }
 
 /// var/lib/upgrade-console/recovery/
@@ -87,6 +94,40 @@ impl SshdPlan {
             log: root.log_dir().join("sshd.log"),
             dir,
             root: root.clone(),
+            template: TEMPLATE,
+            user: SUPPORT_USER.into(),
+            force_command: None,
+            purpose: "recovery",
+        }
+    }
+
+    /// The HA link's server: the other node's key only, on this node's HA link
+    /// address only, and every session runs `force_command` (the peer requests).
+    pub fn ha_link(
+        root: &ApplianceRoot,
+        listen: IpAddr,
+        port: u16,
+        user: &str,
+        force_command: String,
+    ) -> SshdPlan {
+        let dir = crate::ha::link::server_dir(root);
+        SshdPlan {
+            config: dir.join("sshd_config"),
+            pidfile: dir.join("sshd.pid"),
+            host_keys: KEY_TYPES
+                .iter()
+                .map(|t| dir.join(format!("ssh_host_{t}_key")))
+                .collect(),
+            authorized_keys: crate::ha::link::peer_keys(root),
+            listen: vec![listen],
+            port,
+            log: root.log_dir().join("ha-link-sshd.log"),
+            dir,
+            root: root.clone(),
+            template: HA_LINK_TEMPLATE,
+            user: user.into(),
+            force_command: Some(force_command),
+            purpose: "ha-link",
         }
     }
 
@@ -102,9 +143,13 @@ impl SshdPlan {
             .iter()
             .map(|k| format!("HostKey {}", k.display()))
             .collect();
-        TEMPLATE
+        self.template
             .replace("@PORT@", &self.port.to_string())
-            .replace("@SUPPORT_USER@", SUPPORT_USER)
+            .replace("@SUPPORT_USER@", &self.user)
+            .replace(
+                "@FORCE_COMMAND@",
+                self.force_command.as_deref().unwrap_or_default(),
+            )
             .replace("@LISTEN@", &listen.join("\n"))
             .replace("@HOSTKEYS@", &keys.join("\n"))
             .replace("@PIDFILE@", &self.pidfile.display().to_string())
@@ -127,11 +172,16 @@ impl SshdPlan {
         std::fs::create_dir_all(&self.dir).map_err(dir_err)?;
         std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
             .map_err(dir_err)?;
-        // sshd refuses to start without its privilege-separation directory.
-        std::fs::create_dir_all("/run/sshd").map_err(|source| SshdError::Dir {
-            path: "/run/sshd".into(),
-            source,
-        })?;
+        // sshd refuses to start as root without its privilege-separation directory
+        // (one started by another user, as the HA demo's, does not use it).
+        if let Err(source) = std::fs::create_dir_all("/run/sshd")
+            && nix::unistd::geteuid().is_root()
+        {
+            return Err(SshdError::Dir {
+                path: "/run/sshd".into(),
+                source,
+            });
+        }
         for (key, kind) in self.host_keys.iter().zip(KEY_TYPES) {
             if key.is_file() && key.with_extension("pub").is_file() {
                 continue;
@@ -146,7 +196,7 @@ impl SshdPlan {
                     "-N",
                     "",
                     "-C",
-                    "upgrade-console-recovery",
+                    &format!("upgrade-console-{}", self.purpose),
                     "-f",
                 ])
                 .arg(key)
@@ -162,7 +212,7 @@ impl SshdPlan {
                     output: output_text(&out),
                 });
             }
-            log::info!("recovery SSH host key made: {}", key.display());
+            log::info!("{} SSH host key made: {}", self.purpose, key.display());
         }
         write_atomic(&self.config, self.render().as_bytes()).map_err(dir_err)?;
         let out = Command::new(SSHD)

@@ -709,6 +709,7 @@ impl Ctx<'_> {
         let config = Config::load(self.root).map_err(|e| e.to_string())?;
         let dev = slot_path(self.root, &config, t.slot);
         std::fs::File::open(&dev).map_err(|e| format!("slot device \"{}\": {e}", dev.display()))?;
+        crate::ha::guard::secondary_may_boot(self.root, &config, t.version)?;
         Ok(())
     }
 

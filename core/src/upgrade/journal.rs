@@ -186,6 +186,27 @@ pub enum Event {
     RecoveryRequired {
         reason: String,
     },
+    /// The HA pair's upgrade began on this node, the primary (`ha::procedure`).
+    HaStarted {
+        version: Version,
+        iso_sha256: String,
+        payload_sha256: String,
+        iso: String,
+        peer: String,
+    },
+    /// A step of the HA upgrade is done.
+    HaStepDone {
+        step: crate::ha::procedure::HaStep,
+    },
+    /// A step of the HA upgrade stopped, changing nothing more; it is retried on resume.
+    HaStopped {
+        step: crate::ha::procedure::HaStep,
+        reason: String,
+    },
+    /// The HA upgrade was closed without finishing (given up, or the pair restored).
+    HaAbandoned {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,8 +336,17 @@ impl UpgradeState {
     fn apply(self, ev: &Event) -> UpgradeState {
         use UpgradeState as S;
         match (self, ev) {
-            // Facts about images do not move the upgrade.
-            (s, Event::Verified { .. } | Event::CheckPassed { .. }) => s,
+            // Facts about images and the HA procedure's own steps do not move the
+            // node's upgrade (its activation and boot record their own events).
+            (
+                s,
+                Event::Verified { .. }
+                | Event::CheckPassed { .. }
+                | Event::HaStarted { .. }
+                | Event::HaStepDone { .. }
+                | Event::HaStopped { .. }
+                | Event::HaAbandoned { .. },
+            ) => s,
             (_, Event::ActivateStarted { target }) => S::Activating {
                 target: target.clone(),
                 written: false,
