@@ -124,7 +124,11 @@ fn ha_demo(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
     }
     let pair = ha_pair::build(&args.dir, &ha_pair::PairNet::loopback(), &exe)?;
     let mut running = ha_pair::start(&pair, &exe, &[], &[])?;
-    let list: Vec<String> = running.children.iter().map(|c| c.id().to_string()).collect();
+    let list: Vec<String> = running
+        .children
+        .iter()
+        .map(|c| c.id().to_string())
+        .collect();
     upgrade_core::appliance::durable::write_atomic(&pids, list.join("\n").as_bytes())?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if interactive && !ctx.json {
@@ -161,11 +165,14 @@ fn ha_demo(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
 }
 
 fn stop_pair(dir: &std::path::Path, pids: &std::path::Path) {
-    let hook = dir.join("bmc/chassis.sh");
-    if hook.is_file() {
-        let _ = std::process::Command::new(&hook)
-            .args(["0x20", "set", "power", "0"])
-            .status();
+    // Both nodes powered off through their BMC hooks: each stops its link server.
+    for bmc in ["bmc", "bmc-primary"] {
+        let hook = dir.join(bmc).join("chassis.sh");
+        if hook.is_file() {
+            let _ = std::process::Command::new(&hook)
+                .args(["0x20", "set", "power", "0"])
+                .status();
+        }
     }
     for pid in std::fs::read_to_string(pids).unwrap_or_default().lines() {
         if let Ok(pid) = pid.trim().parse::<i32>() {

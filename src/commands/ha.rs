@@ -25,7 +25,14 @@ pub fn run(ctx: &Ctx, args: &HaArgs) -> anyhow::Result<Exit> {
             sha256_file,
             yes,
             step,
-        } => upgrade(ctx, iso.as_deref(), sha256.as_deref(), sha256_file.as_deref(), *yes, *step),
+        } => upgrade(
+            ctx,
+            iso.as_deref(),
+            sha256.as_deref(),
+            sha256_file.as_deref(),
+            *yes,
+            *step,
+        ),
         HaCommand::Restore { yes } => restore(ctx, *yes),
         HaCommand::Abandon => {
             upgrade_core::appliance::console_log::init(&ctx.root, false);
@@ -69,8 +76,12 @@ fn show(v: Option<upgrade_core::image::version::Version>) -> String {
 struct PairStatus {
     schema: u32,
     this_node: NodeState,
-    other_node: Result<NodeState, String>,
-    other_power: Result<Power, String>,
+    other_node: Option<NodeState>,
+    /// Why the other node did not answer on the HA link.
+    other_node_error: Option<String>,
+    /// The other node's power from its BMC.
+    other_power: Option<Power>,
+    other_power_error: Option<String>,
     upgrade: Option<procedure::HaProgress>,
     next_step: Option<String>,
     secondary_may_power_on: bool,
@@ -106,15 +117,17 @@ fn status(ctx: &Ctx) -> anyhow::Result<Exit> {
             .filter(|p| !p.abandoned && !p.finished())
             .is_none_or(|p| p.secondary_may_power_on()),
         this_node: me,
-        other_node: other,
-        other_power: power,
+        other_node_error: other.as_ref().err().cloned(),
+        other_node: other.ok(),
+        other_power_error: power.as_ref().err().cloned(),
+        other_power: power.ok(),
         upgrade: up,
     };
     if ctx.json {
         crate::outln!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(Exit::Success);
     }
-    let o = s.other_node.as_ref().ok();
+    let o = s.other_node.as_ref();
     let row = |label: &str, a: String, b: String| {
         crate::outln!("{label:<14} {a:<30} {b}");
     };
@@ -142,7 +155,8 @@ fn status(ctx: &Ctx) -> anyhow::Result<Exit> {
     row(
         "After reboot",
         show(s.this_node.after_reboot),
-        o.map(|n| show(n.after_reboot)).unwrap_or_else(|| "-".into()),
+        o.map(|n| show(n.after_reboot))
+            .unwrap_or_else(|| "-".into()),
     );
     row(
         "HA state",
@@ -157,22 +171,25 @@ fn status(ctx: &Ctx) -> anyhow::Result<Exit> {
     row(
         "Power (IPMI)",
         "on".into(),
-        match &s.other_power {
-            Ok(p) => p.to_string(),
-            Err(_) => "unknown".into(),
-        },
+        s.other_power
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "unknown".into()),
     );
-    if let Err(e) = &s.other_node {
-        crate::outln!("HA link: {e}");
-    } else {
-        crate::outln!("HA link: ok");
+    match &s.other_node_error {
+        Some(e) => crate::outln!("HA link: {e}"),
+        None => crate::outln!("HA link: ok"),
     }
-    if let Err(e) = &s.other_power {
+    if let Some(e) = &s.other_power_error {
         crate::outln!("IPMI: {e}");
     }
     match &s.upgrade {
         Some(p) if !p.abandoned && !p.finished() => {
-            crate::outln!("HA upgrade to {}: {} of {} steps done", p.version, p.done.len(), STEPS.len());
+            crate::outln!(
+                "HA upgrade to {}: {} of {} steps done",
+                p.version,
+                p.done.len(),
+                STEPS.len()
+            );
             for (i, step) in STEPS.iter().enumerate() {
                 let mark = if p.done.contains(step) {
                     "done"
@@ -188,7 +205,11 @@ fn status(ctx: &Ctx) -> anyhow::Result<Exit> {
             }
             crate::outln!(
                 "The secondary {} be powered on now.",
-                if s.secondary_may_power_on { "may" } else { "must NOT" }
+                if s.secondary_may_power_on {
+                    "may"
+                } else {
+                    "must NOT"
+                }
             );
         }
         Some(p) if p.finished() => crate::outln!("Last HA upgrade: to {}, finished.", p.version),
@@ -251,7 +272,9 @@ impl HaObserver for Cli<'_> {
         }
         if !std::io::stdin().is_terminal() {
             crate::errln!("upgrade-console: ha: {question}");
-            crate::errln!("upgrade-console: ha: this needs confirmation: run it on a terminal, or pass --yes");
+            crate::errln!(
+                "upgrade-console: ha: this needs confirmation: run it on a terminal, or pass --yes"
+            );
             return false;
         }
         crate::errln!("{question}");
@@ -296,7 +319,10 @@ fn upgrade(
     let image = match iso {
         Some(p) => {
             if let Err(e) = std::fs::metadata(p) {
-                anyhow::bail!("cannot read the image \"{}\": {e}; check the path to the firmware ISO", p.display());
+                anyhow::bail!(
+                    "cannot read the image \"{}\": {e}; check the path to the firmware ISO",
+                    p.display()
+                );
             }
             Some((p, expected_hash(p, sha256, sha256_file)?))
         }
@@ -312,7 +338,10 @@ fn upgrade(
             if ctx.json {
                 crate::outln!("{}", serde_json::to_string_pretty(&out)?);
             } else if out.rebooting {
-                crate::outln!("The primary is rebooting; run `{} ha upgrade` after the boot to go on.", ctx.root.command());
+                crate::outln!(
+                    "The primary is rebooting; run `{} ha upgrade` after the boot to go on.",
+                    ctx.root.command()
+                );
             } else if out.progress.finished() {
                 crate::outln!(
                     "The HA pair runs firmware {} on both nodes; the roles are swapped.",
@@ -356,7 +385,10 @@ fn restore(ctx: &Ctx, yes: bool) -> anyhow::Result<Exit> {
 }
 
 fn link_plan(ctx: &Ctx, config: &Config) -> anyhow::Result<upgrade_core::recovery::sshd::SshdPlan> {
-    let ha = config.ha.as_ref().context("this node has no [ha] section")?;
+    let ha = config
+        .ha
+        .as_ref()
+        .context("this node has no [ha] section")?;
     let Some(addr) = ha.address else {
         anyhow::bail!(
             "ha.address is not set in \"{}\": set it to this node's address on the HA link (the link server listens only there)",
@@ -382,7 +414,10 @@ fn link_plan(ctx: &Ctx, config: &Config) -> anyhow::Result<upgrade_core::recover
 /// node needs: this node's key (for its peer_keys) and host key (for its known_hosts).
 fn link_keys(ctx: &Ctx) -> anyhow::Result<Exit> {
     let config = Config::load(&ctx.root)?;
-    let ha = config.ha.as_ref().context("this node has no [ha] section")?;
+    let ha = config
+        .ha
+        .as_ref()
+        .context("this node has no [ha] section")?;
     let node = upgrade_core::ha::link::ensure_node_key(&ctx.root)?;
     let plan = link_plan(ctx, &config)?;
     plan.prepare()?;
@@ -432,7 +467,11 @@ fn serve_link(ctx: &Ctx) -> anyhow::Result<Exit> {
     plan.stop_previous();
     plan.prepare()?;
     let mut child = plan.start()?;
-    log::info!("ha: link server listening on {:?} port {}", plan.listen, plan.port);
+    log::info!(
+        "ha: link server listening on {:?} port {}",
+        plan.listen,
+        plan.port
+    );
     let status = child.wait()?;
     log::warn!("ha: link server exited: {status}");
     Ok(if status.success() {
@@ -447,7 +486,11 @@ fn serve_link(ctx: &Ctx) -> anyhow::Result<Exit> {
 fn peer_request(ctx: &Ctx) -> anyhow::Result<Exit> {
     upgrade_core::appliance::console_log::init(&ctx.root, false);
     let request = std::env::var("SSH_ORIGINAL_COMMAND").unwrap_or_default();
-    let shown: String = request.chars().take(80).filter(|c| !c.is_control()).collect();
+    let shown: String = request
+        .chars()
+        .take(80)
+        .filter(|c| !c.is_control())
+        .collect();
     log::info!("ha: request from the other node: {shown}");
     let stdin = std::io::stdin();
     let mut input = stdin.lock();

@@ -4,8 +4,8 @@
 //! images that fail in each way the console must handle. Needs nothing but Rust.
 
 pub mod demo_material;
-pub mod iso_build;
 pub mod ha_pair;
+pub mod iso_build;
 pub mod signing;
 
 use crate::demo::iso_build::{ImageFiles, build_iso};

@@ -20,6 +20,7 @@ mod error_text;
 mod fixture_loaders;
 mod free_space_loop;
 mod fuzz_corpus;
+mod ha_pair;
 mod hash_form_fixtures;
 mod hostile_paths;
 mod iso_images;

@@ -452,7 +452,10 @@ impl Config {
             if Some(ha.peer) == ha.address {
                 return Err((
                     "ha.peer".into(),
-                    format!("\"{}\" is also this node's own ha.address: set ha.peer to the other node's HA link address", ha.peer),
+                    format!(
+                        "\"{}\" is also this node's own ha.address: set ha.peer to the other node's HA link address",
+                        ha.peer
+                    ),
                 ));
             }
             if ha.link_user.is_empty()
@@ -463,7 +466,10 @@ impl Config {
             {
                 return Err((
                     "ha.link_user".into(),
-                    format!("\"{}\" is not an account name (letters, digits, '.', '_', '-')", ha.link_user),
+                    format!(
+                        "\"{}\" is not an account name (letters, digits, '.', '_', '-')",
+                        ha.link_user
+                    ),
                 ));
             }
             for (key, v) in [
@@ -472,7 +478,10 @@ impl Config {
                 ("ha.boot_timeout_s", ha.boot_timeout_s),
             ] {
                 if v == 0 || v > 7 * 24 * 3600 {
-                    return Err((key.into(), format!("{v} is not a deadline: give seconds between 1 and 604800")));
+                    return Err((
+                        key.into(),
+                        format!("{v} is not a deadline: give seconds between 1 and 604800"),
+                    ));
                 }
             }
         }

@@ -10,7 +10,11 @@ use crate::appliance::root::ApplianceRoot;
 use crate::image::version::Version;
 use std::time::Duration;
 
-pub fn secondary_may_boot(root: &ApplianceRoot, config: &Config, new: Version) -> Result<(), String> {
+pub fn secondary_may_boot(
+    root: &ApplianceRoot,
+    config: &Config,
+    new: Version,
+) -> Result<(), String> {
     let Some(ha) = config.ha.as_ref().filter(|h| h.role == HaRole::Secondary) else {
         return Ok(());
     };

@@ -226,8 +226,14 @@ impl Ipmi {
                 Err(e) => return Err(self.failed(&what, e.to_string())),
             }
         };
-        let stdout = out.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        let stderr = err.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        let stdout = out
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let stderr = err
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
         let elapsed = start.elapsed();
         log::info!(
             "ipmi {}: {what}: {} in {} ms",
@@ -270,8 +276,7 @@ fn classify(host: &str, port: u16, user: &str, what: &str, stderr: &str) -> Ipmi
     } else {
         let message = stderr
             .lines()
-            .filter(|l| !l.trim().is_empty() && !l.contains("IANA PEN"))
-            .next_back()
+            .rfind(|l| !l.trim().is_empty() && !l.contains("IANA PEN"))
             .unwrap_or("no message")
             .trim()
             .to_string();

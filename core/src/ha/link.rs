@@ -257,8 +257,12 @@ impl Link {
                 }
             }
         };
-        let stdout = out.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        let stderr = err.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        let stdout = out
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let stderr = err
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
         let message = last_line(&stderr);
         match status.code() {
             Some(0) => Ok(stdout),
@@ -304,7 +308,11 @@ impl Link {
         }
     }
 
-    fn parse<T: for<'de> Deserialize<'de>>(&self, request: &str, text: &str) -> Result<T, LinkError> {
+    fn parse<T: for<'de> Deserialize<'de>>(
+        &self,
+        request: &str,
+        text: &str,
+    ) -> Result<T, LinkError> {
         serde_json::from_str(text).map_err(|e| LinkError::BadAnswer {
             peer: self.peer.clone(),
             request: request.into(),
@@ -379,8 +387,7 @@ fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String
 fn last_line(s: &str) -> String {
     s.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .next_back()
+        .rfind(|l| !l.is_empty())
         .unwrap_or("")
         .chars()
         .filter(|c| !c.is_control())

@@ -81,10 +81,7 @@ pub fn gather(root: &ApplianceRoot, config: &Config) -> NodeState {
             let st = j.state();
             (
                 st.describe(),
-                matches!(
-                    st,
-                    crate::upgrade::journal::UpgradeState::RolledBack { .. }
-                ),
+                matches!(st, crate::upgrade::journal::UpgradeState::RolledBack { .. }),
             )
         }
         Err(e) => (format!("damaged journal: {e}"), false),

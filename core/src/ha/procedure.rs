@@ -297,10 +297,12 @@ fn stop(step: HaStep, reason: impl Into<String>) -> HaError {
 }
 
 pub fn ipmi_for(root: &ApplianceRoot, config: &Config) -> Result<Ipmi, HaError> {
-    let ha = config
-        .ha
-        .as_ref()
-        .ok_or_else(|| HaError::Config(format!("this node is not part of an HA pair: there is no [ha] section in \"{}\"", root.config_file().display())))?;
+    let ha = config.ha.as_ref().ok_or_else(|| {
+        HaError::Config(format!(
+            "this node is not part of an HA pair: there is no [ha] section in \"{}\"",
+            root.config_file().display()
+        ))
+    })?;
     let bmc = ha.bmc.as_ref().ok_or_else(|| {
         HaError::Config(format!(
             "ha.bmc is not set in \"{}\": the secondary can only be powered on again through its IPMI interface; set ha.bmc (host, user, password_file)",
@@ -528,8 +530,10 @@ impl Run<'_> {
             HaStep::SupportBundle => {
                 let path = crate::support::bundle::write_bundle(self.root, None)
                     .map_err(|e| stop(step, e.to_string()))?;
-                self.obs
-                    .note(&format!("support bundle of the primary: {}", path.display()));
+                self.obs.note(&format!(
+                    "support bundle of the primary: {}",
+                    path.display()
+                ));
                 Ok(StepEnd::Done)
             }
             HaStep::ActivatePrimary => self.activate(),
@@ -657,7 +661,12 @@ impl Run<'_> {
         }
         let iso = self.iso();
         let size = std::fs::metadata(&iso).map(|m| m.len()).unwrap_or(0);
-        let ha = self.config.ha.as_ref().map(|h| h.sync_timeout_s).unwrap_or(60);
+        let ha = self
+            .config
+            .ha
+            .as_ref()
+            .map(|h| h.sync_timeout_s)
+            .unwrap_or(60);
         // The guides' 60 s is for the sync itself; a big image on a slow link gets
         // its transfer time (at 10 MB/s) on top.
         let limit = Duration::from_secs(ha + size / 10_000_000);
@@ -776,9 +785,9 @@ impl Run<'_> {
         let v = self.target.version;
         let state = crate::upgrade::journal::current_state(self.root)?;
         match state {
-            UpgradeState::Committed { version, sha256, .. }
-                if version == v && sha256 == self.target.payload_sha256 =>
-            {
+            UpgradeState::Committed {
+                version, sha256, ..
+            } if version == v && sha256 == self.target.payload_sha256 => {
                 self.obs
                     .note(&format!("the primary runs firmware {v}, committed"));
                 Ok(StepEnd::Done)
@@ -988,7 +997,10 @@ pub fn check_pair(me: &NodeState, peer: &NodeState) -> Result<(), String> {
         ));
     }
     if peer.sealed {
-        return Err("the other node is sealed: its HA link (SSH) stays off; unseal it for the upgrade".into());
+        return Err(
+            "the other node is sealed: its HA link (SSH) stays off; unseal it for the upgrade"
+                .into(),
+        );
     }
     Ok(())
 }

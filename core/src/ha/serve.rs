@@ -22,7 +22,9 @@ pub const MAX_IMAGE: u64 = 64 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("unknown request {0:?}: this node answers \"state\", \"receive SHA256 SIZE\" and \"role primary|secondary\"")]
+    #[error(
+        "unknown request {0:?}: this node answers \"state\", \"receive SHA256 SIZE\" and \"role primary|secondary\""
+    )]
     Unknown(String),
     #[error("{0}")]
     Refused(String),
@@ -113,8 +115,8 @@ fn receive(
         )));
     }
     let final_path = dir.join(format!("{sha}.iso"));
-    let already = final_path.is_file()
-        && std::fs::metadata(&final_path).is_ok_and(|m| m.len() == size);
+    let already =
+        final_path.is_file() && std::fs::metadata(&final_path).is_ok_and(|m| m.len() == size);
     if !already {
         let part = dir.join(format!("{sha}.iso.part"));
         let _ = std::fs::remove_file(&part);
@@ -154,14 +156,16 @@ fn receive(
                 hex::encode(digest)
             ))));
         }
-        f.sync_all().map_err(|e| fail(ServeError::Io(e.to_string())))?;
+        f.sync_all()
+            .map_err(|e| fail(ServeError::Io(e.to_string())))?;
         std::fs::rename(&part, &final_path).map_err(|e| fail(ServeError::Io(e.to_string())))?;
         let _ = crate::appliance::durable::sync_dir(&dir);
         log::info!("ha: received image {sha} ({size} bytes) from the other node");
     }
     // This node checks the image on its own, as its own `verify` and `check` would.
-    let (image, report) = crate::image::verify::verify_image(root, &final_path, &expected, &mut |_, _| {})
-        .map_err(|e| ServeError::Refused(format!("receive: {e}")))?;
+    let (image, report) =
+        crate::image::verify::verify_image(root, &final_path, &expected, &mut |_, _| {})
+            .map_err(|e| ServeError::Refused(format!("receive: {e}")))?;
     if !report.ok() {
         let why = if !report.image_ok {
             "the image hash does not match".to_string()
@@ -179,7 +183,8 @@ fn receive(
     let version = image.manifest.firmware.version;
     let payload = image.manifest.payload.sha256.to_ascii_lowercase();
     // Already armed with this firmware (a repeated request after a lost answer).
-    let state = crate::upgrade::journal::current_state(root).map_err(|e| ServeError::Io(e.to_string()))?;
+    let state =
+        crate::upgrade::journal::current_state(root).map_err(|e| ServeError::Io(e.to_string()))?;
     if let UpgradeState::Activated { target } = &state
         && target.sha256 == payload
     {

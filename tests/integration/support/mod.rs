@@ -7,6 +7,7 @@
 
 pub mod boot;
 pub mod fleet;
+pub mod ha;
 pub mod recovery;
 pub mod rules;
 pub mod signing;
