@@ -9,12 +9,8 @@ use crate::cli::{Ctx, Exit, HaArgs, HaCommand};
 use anyhow::Context;
 use std::io::{BufRead, IsTerminal, Write};
 use upgrade_core::appliance::config::Config;
-use upgrade_core::ha::ipmi::Power;
-use upgrade_core::ha::link::Link;
-use upgrade_core::ha::node::NodeState;
 use upgrade_core::ha::procedure::{self, HaError, HaObserver, HaStep, STEPS, Start};
 use upgrade_core::image::hash_forms::{parse_expected, read_hash_file, sidecar_path};
-use upgrade_core::upgrade::journal::Journal;
 
 pub fn run(ctx: &Ctx, args: &HaArgs) -> anyhow::Result<Exit> {
     match &args.command {
@@ -71,22 +67,6 @@ fn show(v: Option<upgrade_core::image::version::Version>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
 }
 
-/// Both nodes, the secondary's power, the procedure.
-#[derive(serde::Serialize)]
-struct PairStatus {
-    schema: u32,
-    this_node: NodeState,
-    other_node: Option<NodeState>,
-    /// Why the other node did not answer on the HA link.
-    other_node_error: Option<String>,
-    /// The other node's power from its BMC.
-    other_power: Option<Power>,
-    other_power_error: Option<String>,
-    upgrade: Option<procedure::HaProgress>,
-    next_step: Option<String>,
-    secondary_may_power_on: bool,
-}
-
 fn status(ctx: &Ctx) -> anyhow::Result<Exit> {
     let config = Config::load(&ctx.root)?;
     if config.ha.is_none() {
@@ -95,34 +75,7 @@ fn status(ctx: &Ctx) -> anyhow::Result<Exit> {
             ctx.root.config_file().display()
         );
     }
-    let me = upgrade_core::ha::node::gather(&ctx.root, &config);
-    let other = Link::from_config(&ctx.root, &config)
-        .and_then(|l| l.state())
-        .map_err(|e| e.to_string());
-    let power = procedure::ipmi_for(&ctx.root, &config)
-        .map_err(|e| e.to_string())
-        .and_then(|i| i.power_status().map(|t| t.value).map_err(|e| e.to_string()));
-    let up = Journal::open(&ctx.root)
-        .ok()
-        .and_then(|j| procedure::progress(&j));
-    let s = PairStatus {
-        schema: 1,
-        next_step: up
-            .as_ref()
-            .filter(|p| !p.abandoned)
-            .and_then(|p| p.next())
-            .map(|s| s.name().to_string()),
-        secondary_may_power_on: up
-            .as_ref()
-            .filter(|p| !p.abandoned && !p.finished())
-            .is_none_or(|p| p.secondary_may_power_on()),
-        this_node: me,
-        other_node_error: other.as_ref().err().cloned(),
-        other_node: other.ok(),
-        other_power_error: power.as_ref().err().cloned(),
-        other_power: power.ok(),
-        upgrade: up,
-    };
+    let s = upgrade_core::ha::view::gather(&ctx.root, &config);
     if ctx.json {
         crate::outln!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(Exit::Success);

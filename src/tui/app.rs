@@ -36,6 +36,8 @@ pub enum Msg {
     /// Time passes: re-read progress.json, the slot status and the log.
     Tick,
     Status(Result<Box<StatusReport>, String>),
+    /// Both nodes of the HA pair, the other node's power, the HA upgrade.
+    Ha(Box<upgrade_core::ha::view::PairView>),
     VerifyProgress {
         done: u64,
         total: u64,
@@ -79,6 +81,9 @@ pub enum Effect {
     },
     /// Gather the dashboard's status in a thread (`Msg::Status`).
     GatherStatus,
+    /// Gather the HA pair's view in a thread (`Msg::Ha`): it asks the other node over
+    /// the HA link and its BMC, a second or two.
+    GatherHa,
     /// Record what a later console needs (console-wizard.json).
     SaveWizard(Persisted),
 }
@@ -90,16 +95,18 @@ pub enum Screen {
     Recovery,
     Logs,
     Cluster,
+    Ha,
     Help,
 }
 
 impl Screen {
-    pub const TABS: [(Screen, &'static str, &'static str); 6] = [
+    pub const TABS: [(Screen, &'static str, &'static str); 7] = [
         (Screen::Status, "1", "Status"),
         (Screen::Wizard, "2", "Upgrade"),
         (Screen::Recovery, "3", "Recovery"),
         (Screen::Logs, "4", "Logs"),
         (Screen::Cluster, "5", "Cluster"),
+        (Screen::Ha, "6", "HA pair"),
         (Screen::Help, "?", "Help"),
     ];
 }
@@ -195,6 +202,12 @@ pub enum Confirm {
     Reboot,
     /// Recovery mode on request (recovery screen).
     Recover,
+    /// The HA screen: start the pair's upgrade with the wizard's image.
+    HaStart,
+    /// The HA screen: the next step changes power, roles or reboots.
+    HaStep(upgrade_core::ha::procedure::HaStep),
+    /// The HA screen: bring the pair back after the primary rolled back.
+    HaRestore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +282,11 @@ pub struct App {
     pub tx: Sender<Msg>,
     /// Effects asked for and not yet handed to the runner.
     pending: Vec<Effect>,
+    /// The HA pair as last gathered, when it was asked for, and the HA step running.
+    pub ha: Option<Box<upgrade_core::ha::view::PairView>>,
+    ha_asked: Option<std::time::Instant>,
+    ha_next_at: Option<std::time::Instant>,
+    pub ha_run: Option<ChildRun>,
 }
 
 /// How the console was asked to start.
@@ -420,6 +438,10 @@ impl App {
             self_exe: opts.self_exe,
             tx,
             pending: Vec::new(),
+            ha: None,
+            ha_asked: None,
+            ha_next_at: None,
+            ha_run: None,
         };
         app.log_offset = std::fs::metadata(app.root.log_file())
             .map(|m| m.len().saturating_sub(16 << 10))
@@ -484,6 +506,28 @@ impl App {
         if self.config.is_ok() {
             self.pending.push(Effect::GatherStatus);
         }
+    }
+
+    /// Asks for the HA view unless a gathering is under way (one at a time: each
+    /// talks to the other node and its BMC).
+    fn request_ha(&mut self) {
+        let has_ha = self.config.as_ref().is_ok_and(|c| c.ha.is_some());
+        let busy = self
+            .ha_asked
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(30));
+        if has_ha && !busy {
+            self.ha_asked = Some(std::time::Instant::now());
+            self.pending.push(Effect::GatherHa);
+        }
+    }
+
+    /// The HA view is due again on the HA screen every few seconds.
+    fn ha_due(&self) -> bool {
+        self.screen == Screen::Ha
+            && self.ha_asked.is_none()
+            && self
+                .ha_next_at
+                .is_none_or(|t| std::time::Instant::now() >= t)
     }
 
     /// The effects asked for so far (the first status request, after `new`).
@@ -723,6 +767,9 @@ impl App {
 
     fn apply(&mut self, msg: Msg) -> bool {
         if let Msg::Tick = msg {
+            if self.ha_due() {
+                self.request_ha();
+            }
             let changed = self.refresh_files();
             if changed {
                 self.after_progress();
@@ -745,6 +792,13 @@ impl App {
             }
             Msg::Resize(..) | Msg::Tick => {}
             Msg::Status(s) => self.status = Some(s),
+            Msg::Ha(v) => {
+                self.ha = Some(v);
+                // Again in a few seconds while the HA screen is shown.
+                self.ha_asked = None;
+                self.ha_next_at =
+                    Some(std::time::Instant::now() + std::time::Duration::from_secs(3));
+            }
             Msg::VerifyProgress { done, total } => {
                 self.wizard.verify = Job::Running { done, total };
             }
@@ -828,6 +882,7 @@ impl App {
             Op::Bundle => self.wizard.bundle.as_mut(),
             Op::Recover => self.wizard.recover.as_mut(),
             Op::Phase2 => self.wizard.phase2.as_mut(),
+            Op::Ha => self.ha_run.as_mut(),
         };
         if let Some(r) = run {
             r.exit = Some(code.unwrap_or(-1));
@@ -876,6 +931,18 @@ impl App {
                 };
                 self.say(Level::Error, said);
                 self.after_progress();
+            }
+            (Op::Ha, true) => {
+                self.ha_run = None;
+                self.say(Level::Info, "HA step done: see the next one");
+                self.ha_next_at = None;
+                self.request_ha();
+            }
+            (Op::Ha, false) => {
+                self.ha_run = None;
+                self.say(Level::Error, format!("the HA step stopped{tail}"));
+                self.ha_next_at = None;
+                self.request_ha();
             }
             (Op::Recover, true) => self.say(Level::Warning, "recovery mode is on"),
             (Op::Phase2, true) => self.say(Level::Info, "phase 2 ended: see the version check"),
@@ -969,7 +1036,8 @@ impl App {
             }
             self.wizard.paste_guard_until = None;
         }
-        if self.wizard.confirm.is_some() && matches!(self.screen, Screen::Wizard | Screen::Recovery)
+        if self.wizard.confirm.is_some()
+            && matches!(self.screen, Screen::Wizard | Screen::Recovery | Screen::Ha)
         {
             if let Some(a) = keys::action(&[Ctx::Confirm], &k) {
                 self.act(a, k);
@@ -990,6 +1058,7 @@ impl App {
             Screen::Recovery => ctxs.push(Ctx::Recovery),
             Screen::Logs => ctxs.push(Ctx::Logs),
             Screen::Help => ctxs.push(Ctx::Help),
+            Screen::Ha => ctxs.push(Ctx::Ha),
             Screen::Cluster => {}
         }
         ctxs
@@ -1011,7 +1080,12 @@ impl App {
                 }
                 self.quit = true;
             }
-            Action::Show(s) => self.screen = s,
+            Action::Show(s) => {
+                self.screen = s;
+                if s == Screen::Ha {
+                    self.request_ha();
+                }
+            }
             Action::NextScreen | Action::PrevScreen => {
                 let i = Screen::TABS
                     .iter()
@@ -1028,6 +1102,10 @@ impl App {
             Action::Refresh => {
                 self.refresh_files();
                 self.request_status();
+                if self.screen == Screen::Ha {
+                    self.ha_next_at = None;
+                    self.request_ha();
+                }
                 self.message = Some((Level::Info, "status refreshed".into()));
             }
             Action::StepNext => match self.may_advance() {
@@ -1101,6 +1179,11 @@ impl App {
                         Confirm::Activate => self.start_activate(),
                         Confirm::Reboot => self.start_reboot(),
                         Confirm::Recover => self.start_recover(),
+                        Confirm::HaStart => self.start_ha(true),
+                        Confirm::HaStep(_) => self.start_ha(false),
+                        Confirm::HaRestore => {
+                            self.spawn_ha(vec!["ha".into(), "restore".into(), "--yes".into()])
+                        }
                     }
                 }
             }
@@ -1129,6 +1212,23 @@ impl App {
                     && self.wizard.hash_input.len() < 4096
                 {
                     self.wizard.hash_input.push(c);
+                }
+            }
+            Action::HaNext => self.ha_next(),
+            Action::HaRestore => {
+                let rolled_back = self
+                    .ha
+                    .as_ref()
+                    .is_some_and(|v| v.under_way().is_some() && v.this_node.rolled_back);
+                if self.ha_run.is_some() {
+                    self.say(Level::Warning, "an HA step is running: wait for it");
+                } else if rolled_back {
+                    self.wizard.confirm = Some(Confirm::HaRestore);
+                } else {
+                    self.say(
+                        Level::Warning,
+                        "restore is for a primary that rolled back during the HA upgrade",
+                    );
                 }
             }
             Action::LogFollow => self
@@ -1184,8 +1284,73 @@ impl App {
                     _ => {}
                 }
             }
-            Screen::Status | Screen::Recovery | Screen::Cluster => {}
+            Screen::Status | Screen::Recovery | Screen::Cluster | Screen::Ha => {}
         }
+    }
+
+    /// `n` on the HA screen: the next step of the pair's upgrade, asked first when it
+    /// changes power, roles or reboots; the first step starts it with the image and
+    /// hash chosen in the upgrade wizard.
+    fn ha_next(&mut self) {
+        if self.ha_run.is_some() {
+            return self.say(Level::Warning, "an HA step is running: wait for it");
+        }
+        let Some(view) = self.ha.as_ref() else {
+            return self.say(
+                Level::Warning,
+                "the HA pair's state is not known yet: r refreshes it",
+            );
+        };
+        match view.under_way().and_then(|p| p.next()) {
+            Some(step) => {
+                if step.needs_confirmation() {
+                    self.wizard.confirm = Some(Confirm::HaStep(step));
+                } else {
+                    self.start_ha(false);
+                }
+            }
+            _ => {
+                if self.ha_image().is_none() {
+                    return self.say(
+                        Level::Warning,
+                        "choose the image in the upgrade wizard (2, Image and hash) first",
+                    );
+                }
+                self.wizard.confirm = Some(Confirm::HaStart);
+            }
+        }
+    }
+
+    /// The wizard's image and, when typed, its published hash.
+    fn ha_image(&self) -> Option<(PathBuf, Option<String>)> {
+        let img = self.wizard.images.get(self.wizard.image_cursor)?.clone();
+        Some((img, self.wizard.expected.map(hex::encode)))
+    }
+
+    fn start_ha(&mut self, first: bool) {
+        let mut args: Vec<OsString> = vec!["ha".into(), "upgrade".into()];
+        if first {
+            let Some((img, hash)) = self.ha_image() else {
+                return;
+            };
+            args.push(img.into_os_string());
+            if let Some(h) = hash {
+                args.push("--sha256".into());
+                args.push(h.into());
+            }
+        }
+        args.push("--yes".into());
+        args.push("--step".into());
+        self.spawn_ha(args);
+    }
+
+    fn spawn_ha(&mut self, args: Vec<OsString>) {
+        self.ha_run = Some(ChildRun {
+            op: Op::Ha,
+            pid: 0,
+            exit: None,
+        });
+        self.pending.push(Effect::Spawn { op: Op::Ha, args });
     }
 
     fn tick_prerequisite(&mut self) {
@@ -1291,8 +1456,12 @@ impl App {
                     Op::Bundle => "the bundle",
                     Op::Recover => "recovery",
                     Op::Phase2 => "phase 2",
+                    Op::Ha => "the HA step",
                 };
                 self.say(Level::Error, format!("cannot start {what}: {e}"));
+                if op == Op::Ha {
+                    self.ha_run = None;
+                }
                 if let Some(r) = self.wizard.phase2.as_mut().filter(|_| op == Op::Phase2) {
                     r.exit = Some(-1);
                 }
@@ -1327,6 +1496,10 @@ impl App {
                     format!("entering recovery mode on request (pid {pid})"),
                 );
                 self.wizard.recover = run;
+            }
+            Op::Ha => {
+                self.say(Level::Info, format!("HA step started (pid {pid})"));
+                self.ha_run = run;
             }
             Op::Reboot => {
                 self.say(Level::Info, format!("reboot requested (pid {pid})"));

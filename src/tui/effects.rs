@@ -45,6 +45,11 @@ pub fn run(app: &mut App, effects: Vec<Effect>) {
                     worker::gather_status(app.root.clone(), cfg.clone(), app.tx.clone());
                 }
             }
+            Effect::GatherHa => {
+                if let Ok(cfg) = &app.config {
+                    worker::gather_ha(app.root.clone(), cfg.clone(), app.tx.clone());
+                }
+            }
             Effect::SaveWizard(p) => {
                 if let Err(e) = p.save(&app.root) {
                     log::warn!("cannot record the wizard's state: {e}");

@@ -24,6 +24,8 @@ pub enum Ctx {
     Logs,
     Help,
     Recovery,
+    /// The HA pair screen.
+    Ha,
     /// Every wizard step.
     Wizard,
     /// One wizard step.
@@ -62,6 +64,10 @@ pub enum Action {
     HashType,
     LogFollow,
     HelpBack,
+    /// The HA screen: the next step of the pair's upgrade.
+    HaNext,
+    /// The HA screen: bring the pair back after the primary rolled back.
+    HaRestore,
 }
 
 /// A key as bound: plain characters need no Control, chords need it, named keys
@@ -135,8 +141,8 @@ const UP_DOWN: Option<&str> = Some("Up/Down");
 pub const ROWS: &[Row] = &[
     Row {
         group: "Anywhere",
-        keys: "1..5",
-        what: "status, upgrade, recovery, logs, cluster plan",
+        keys: "1..6",
+        what: "status, upgrade, recovery, logs, cluster, HA",
         binds: &[
             b(C::Global, K::Char('1'), A::Show(Screen::Status), Some("1")),
             b(C::Global, K::Char('2'), A::Show(Screen::Wizard), Some("2")),
@@ -148,6 +154,7 @@ pub const ROWS: &[Row] = &[
             ),
             b(C::Global, K::Char('4'), A::Show(Screen::Logs), Some("4")),
             b(C::Global, K::Char('5'), A::Show(Screen::Cluster), Some("5")),
+            b(C::Global, K::Char('6'), A::Show(Screen::Ha), Some("6")),
         ],
     },
     Row {
@@ -194,6 +201,21 @@ pub const ROWS: &[Row] = &[
         keys: "r",
         what: "refresh",
         binds: &[b(C::Status, K::Char('r'), A::Refresh, Some("r"))],
+    },
+    Row {
+        group: "HA pair",
+        keys: "n",
+        what: "next HA step (asks before power, reboot, roles)",
+        binds: &[b(C::Ha, K::Char('n'), A::HaNext, Some("n"))],
+    },
+    Row {
+        group: "HA pair",
+        keys: "r / R",
+        what: "refresh / restore after the primary rolled back",
+        binds: &[
+            b(C::Ha, K::Char('r'), A::Refresh, Some("r")),
+            b(C::Ha, K::Char('R'), A::HaRestore, Some("R")),
+        ],
     },
     Row {
         group: "Upgrade",

@@ -206,6 +206,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Recovery => screens::recovery::draw(app, body, buf),
         Screen::Logs => screens::logs::draw(app, body, buf),
         Screen::Cluster => screens::cluster::draw(app, body, buf),
+        Screen::Ha => screens::ha::draw(app, body, buf),
         Screen::Help => screens::help::draw(app, body, buf),
     };
     message(app, msg, buf);

@@ -249,6 +249,7 @@ fn every_binding_of_the_keys_table_reaches_its_action() {
             Ctx::Logs => (Screen::Logs, None),
             Ctx::Help => (Screen::Help, None),
             Ctx::Recovery => (Screen::Recovery, None),
+            Ctx::Ha => (Screen::Ha, None),
             Ctx::Wizard => (Screen::Wizard, Some(Step::Image)),
             Ctx::Step(s) => (Screen::Wizard, Some(s)),
             // Looked up on their own, before anything else (see App::key).
@@ -393,4 +394,122 @@ fn a_console_that_comes_up_after_phase_2_started_resumes_at_the_version_check() 
     write_progress(d.path(), Operation::Phase2, Some(Outcome::Done));
     let a = app(d.path(), None);
     assert_eq!(a.wizard.step, Step::VersionCheck);
+}
+
+/// A pair view as the worker would report it: both nodes on 7.0.1, healthy.
+fn pair_view(progress: Option<upgrade_core::ha::procedure::HaProgress>) -> Msg {
+    use upgrade_core::appliance::config::HaRole;
+    use upgrade_core::ha::node::NodeState;
+    let node = |host: &str, role| NodeState {
+        schema: 1,
+        hostname: host.into(),
+        product: "sps".into(),
+        role: Some(role),
+        current: Some("7.0.1".parse().unwrap()),
+        after_reboot: Some("7.0.1".parse().unwrap()),
+        upgrade: "no upgrade in progress".into(),
+        rolled_back: false,
+        health: "ok".into(),
+        hardware: "T4".into(),
+        sealed: false,
+    };
+    let may = progress
+        .as_ref()
+        .is_none_or(|p: &upgrade_core::ha::procedure::HaProgress| p.secondary_may_power_on());
+    Msg::Ha(Box::new(upgrade_core::ha::view::PairView {
+        schema: 1,
+        this_node: node("sps-1", HaRole::Primary),
+        other_node: Some(node("sps-2", HaRole::Secondary)),
+        other_node_error: None,
+        other_power: Some(upgrade_core::ha::ipmi::Power::On),
+        other_power_error: None,
+        next_step: progress
+            .as_ref()
+            .and_then(|p| p.next())
+            .map(|s| s.name().into()),
+        secondary_may_power_on: may,
+        upgrade: progress,
+    }))
+}
+
+fn ha_config(root: &Path) {
+    std::fs::create_dir_all(root.join("etc/appliance")).unwrap();
+    std::fs::write(
+        root.join("etc/appliance/appliance.toml"),
+        "[appliance]\nproduct = \"sps\"\nhostname = \"sps-1\"\n[slots]\nA = \"a.img\"\nB = \"b.img\"\n[ha]\nrole = \"primary\"\npeer = \"10.0.0.2\"\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_ha_screen_starts_the_pair_upgrade_with_the_wizards_image_after_a_yes() {
+    let d = root_with(&[("sps-7.3.1.iso", true)]);
+    ha_config(d.path());
+    let mut a = app(d.path(), None);
+    let fx = key(&mut a, '6');
+    assert!(fx.contains(&Effect::GatherHa), "{fx:?}");
+    a.update(pair_view(None));
+    assert!(key(&mut a, 'n').is_empty(), "asks first");
+    assert_eq!(a.wizard.confirm, Some(Confirm::HaStart));
+    let fx = key(&mut a, 'y');
+    let img = d.path().join("images/sps-7.3.1.iso");
+    assert!(
+        fx.contains(&Effect::Spawn {
+            op: Op::Ha,
+            // The hash the wizard holds (here from the .sha256 beside the image).
+            args: vec![
+                "ha".into(),
+                "upgrade".into(),
+                img.into_os_string(),
+                "--sha256".into(),
+                "ab".repeat(32).into(),
+                "--yes".into(),
+                "--step".into()
+            ],
+        }),
+        "{fx:?}"
+    );
+    // While it runs, n does nothing more.
+    assert!(key(&mut a, 'n').is_empty());
+}
+
+#[test]
+fn the_ha_screen_asks_before_a_power_change_and_not_before_a_transfer() {
+    use upgrade_core::ha::procedure::{HaProgress, HaStep};
+    let d = root_with(&[("sps-7.3.1.iso", true)]);
+    ha_config(d.path());
+    let mut a = app(d.path(), None);
+    key(&mut a, '6');
+    let mut p = HaProgress {
+        version: "7.3.1".parse().unwrap(),
+        iso_sha256: "ab".repeat(32),
+        payload_sha256: "cd".repeat(32),
+        iso: "x.iso".into(),
+        peer: "10.0.0.2".into(),
+        done: vec![HaStep::UpgradeTest],
+        stopped: None,
+        abandoned: false,
+    };
+    a.update(pair_view(Some(p.clone())));
+    // The transfer changes nothing running: it starts at once.
+    let fx = key(&mut a, 'n');
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Spawn { op: Op::Ha, args } if args.len() == 4)),
+        "{fx:?}"
+    );
+    a.update(Msg::ChildExited {
+        op: Op::Ha,
+        code: Some(0),
+    });
+    p.done.push(HaStep::SyncToSecondary);
+    a.update(pair_view(Some(p)));
+    assert!(key(&mut a, 'n').is_empty());
+    assert_eq!(
+        a.wizard.confirm,
+        Some(Confirm::HaStep(HaStep::SecondaryOff))
+    );
+    key(&mut a, 'n');
+    assert_eq!(a.wizard.confirm, None, "n answers no");
+    assert!(a.ha_run.is_none(), "nothing started");
 }

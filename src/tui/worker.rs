@@ -27,6 +27,8 @@ pub enum Op {
     Recover,
     /// The background migration after a committed boot.
     Phase2,
+    /// One step of the HA pair's upgrade (`ha upgrade --step`), or `ha restore`.
+    Ha,
 }
 
 impl Op {
@@ -37,6 +39,7 @@ impl Op {
             Op::Bundle => "bundle",
             Op::Recover => "recover",
             Op::Phase2 => "phase2",
+            Op::Ha => "ha",
         }
     }
 }
@@ -183,6 +186,16 @@ pub fn gather_status(root: ApplianceRoot, config: Config, tx: Sender<Msg>) {
             .map(Box::new)
             .map_err(|e| format!("{e:#}"));
         let _ = tx.send(Msg::Status(r));
+    });
+}
+
+/// Gathers the HA pair's view in a thread.
+pub fn gather_ha(root: ApplianceRoot, config: Config, tx: Sender<Msg>) {
+    std::thread::spawn(move || {
+        // The role swap rewrites appliance.toml: read it afresh.
+        let config = Config::load(&root).unwrap_or(config);
+        let v = upgrade_core::ha::view::gather(&root, &config);
+        let _ = tx.send(Msg::Ha(Box::new(v)));
     });
 }
 

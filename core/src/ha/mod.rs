@@ -8,3 +8,4 @@ pub mod node;
 pub mod procedure;
 pub mod role;
 pub mod serve;
+pub mod view;

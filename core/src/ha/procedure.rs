@@ -111,14 +111,13 @@ impl HaStep {
         }
     }
 
-    /// Whether the operator may power the secondary on once this step is done.
+    /// Whether the secondary may be powered on once this step is done: not from its
+    /// shutdown until the primary runs the new firmware committed (the reboot step
+    /// is done only then).
     pub fn secondary_may_power_on(self) -> bool {
         !matches!(
             self,
-            HaStep::SecondaryOff
-                | HaStep::SupportBundle
-                | HaStep::ActivatePrimary
-                | HaStep::RebootPrimary
+            HaStep::SecondaryOff | HaStep::SupportBundle | HaStep::ActivatePrimary
         )
     }
 

@@ -2,6 +2,7 @@
 //! the key hints for the bottom line, so every action's key is on screen.
 
 pub mod cluster;
+pub mod ha;
 pub mod help;
 pub mod logs;
 pub mod recovery;

@@ -234,9 +234,41 @@ pub fn confirm(app: &App, c: Confirm, area: Rect, buf: &mut Buffer) {
                 "Do not power off while phase 1 runs.".into(),
             ],
         ),
+        Confirm::HaStart => (
+            "Start the HA upgrade?",
+            vec![
+                format!(
+                    "Upgrade both nodes with {}; first the upgrade test on this node.",
+                    app.wizard
+                        .images
+                        .get(app.wizard.image_cursor)
+                        .and_then(|p| p.file_name())
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "the chosen image".into())
+                ),
+                "Power, reboot and role changes each ask again.".into(),
+            ],
+        ),
+        Confirm::HaStep(step) => (
+            step.title(),
+            vec![
+                format!("Cannot be undone: {}.", step.cannot_undo()),
+                if step.secondary_may_power_on() {
+                    "The secondary may be powered on after it.".into()
+                } else {
+                    "Do NOT power the secondary on until this screen says so.".into()
+                },
+            ],
+        ),
+        Confirm::HaRestore => (
+            "Bring the pair back on the old firmware?",
+            vec![
+                "Powers the secondary on; its boot phase declines the new firmware since this node runs the old one.".into(),
+            ],
+        ),
     };
-    let w = 58.min(area.width);
-    let h = 8.min(area.height);
+    let w = 60.min(area.width);
+    let h = 10.min(area.height);
     let r = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
