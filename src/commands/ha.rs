@@ -11,6 +11,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use upgrade_core::appliance::config::Config;
 use upgrade_core::ha::procedure::{self, HaError, HaObserver, HaStep, STEPS, Start};
 use upgrade_core::image::hash_forms::{parse_expected, read_hash_file, sidecar_path};
+use upgrade_core::upgrade::progress::{Operation, Outcome, Progress};
 
 pub fn run(ctx: &Ctx, args: &HaArgs) -> anyhow::Result<Exit> {
     match &args.command {
@@ -33,6 +34,10 @@ pub fn run(ctx: &Ctx, args: &HaArgs) -> anyhow::Result<Exit> {
         HaCommand::Abandon => {
             upgrade_core::appliance::console_log::init(&ctx.root, false);
             match procedure::abandon(&ctx.root) {
+                Ok(p) if ctx.json => {
+                    crate::outln!("{}", serde_json::json!({ "abandoned": p }));
+                    Ok(Exit::Success)
+                }
                 Ok(p) => {
                     crate::outln!(
                         "The HA upgrade to {} is given up. The secondary may still hold it armed for its next boot; its boot phase declines it while this node runs the older firmware.",
@@ -172,12 +177,46 @@ fn status(ctx: &Ctx) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// The command-line observer: steps and notes on stderr (JSON lines with --json), a
-/// typed "yes" on a terminal for each confirmation, or --yes.
+/// The command-line observer: steps and notes on stderr (with --json, progress
+/// records of operation "ha", as every command's), a typed "yes" on a terminal for
+/// each confirmation, or --yes.
 struct Cli<'a> {
     ctx: &'a Ctx,
     yes: bool,
     last_pct: Option<u64>,
+    record: Progress,
+}
+
+impl<'a> Cli<'a> {
+    fn new(ctx: &'a Ctx, yes: bool) -> Cli<'a> {
+        let mut record = Progress::new(Operation::Ha);
+        record.pid = std::process::id();
+        Cli {
+            ctx,
+            yes,
+            last_pct: None,
+            record,
+        }
+    }
+
+    fn emit(&mut self, message: &str) {
+        self.record.message = message.to_string();
+        self.record.updated = upgrade_core::appliance::console_log::now_rfc3339();
+        if let Ok(line) = serde_json::to_string(&self.record) {
+            crate::errln!("{line}");
+        }
+    }
+
+    /// The last record, saying how the run ended.
+    fn finish(&mut self, outcome: Outcome, message: &str) {
+        if self.ctx.json {
+            if outcome == Outcome::Done {
+                self.record.fraction = self.record.fraction.max(0.0);
+            }
+            self.record.outcome = Some(outcome);
+            self.emit(message);
+        }
+    }
 }
 
 impl HaObserver for Cli<'_> {
@@ -185,10 +224,12 @@ impl HaObserver for Cli<'_> {
         self.last_pct = None;
         log::info!("ha upgrade: step {}: {}", index + 1, step.title());
         if self.ctx.json {
-            crate::errln!(
-                "{}",
-                serde_json::json!({"step": step.name(), "index": index + 1, "title": step.title(), "safety": safety})
-            );
+            self.record.stage = step.name().into();
+            self.record.step = step.title().into();
+            self.record.fraction = index as f64 / STEPS.len() as f64;
+            // Once the primary reboots into the new firmware, its migration decides.
+            self.record.rollback_possible = step < HaStep::RebootPrimary;
+            self.emit(safety);
         } else {
             crate::errln!("[{}/{}] {}", index + 1, STEPS.len(), step.title());
             crate::errln!("      {safety}");
@@ -198,7 +239,7 @@ impl HaObserver for Cli<'_> {
     fn note(&mut self, message: &str) {
         log::info!("ha upgrade: {message}");
         if self.ctx.json {
-            crate::errln!("{}", serde_json::json!({ "note": message }));
+            self.emit(message);
         } else {
             crate::errln!("      {message}");
         }
@@ -212,7 +253,12 @@ impl HaObserver for Cli<'_> {
         }
         self.last_pct = Some(pct);
         if self.ctx.json {
-            crate::errln!("{}", serde_json::json!({ "done": done, "total": total }));
+            let index = STEPS
+                .iter()
+                .position(|s| s.name() == self.record.stage)
+                .unwrap_or(0);
+            self.record.fraction = (index as f64 + pct as f64 / 100.0) / STEPS.len() as f64;
+            self.emit(&format!("{done} of {total} bytes"));
         } else {
             crate::errln!("      {pct:>3} % ({done} of {total} bytes)");
         }
@@ -281,12 +327,16 @@ fn upgrade(
         }
         None => None,
     };
-    let mut obs = Cli {
-        ctx,
-        yes,
-        last_pct: None,
-    };
-    match procedure::run(&ctx.root, Start { image, one_step }, &mut obs) {
+    let mut obs = Cli::new(ctx, yes);
+    let result = procedure::run(&ctx.root, Start { image, one_step }, &mut obs);
+    match &result {
+        Ok(out) if out.progress.finished() => {
+            obs.finish(Outcome::Done, "the HA upgrade is finished")
+        }
+        Ok(_) => {}
+        Err(e) => obs.finish(Outcome::Failed, &e.to_string()),
+    }
+    match result {
         Ok(out) => {
             if ctx.json {
                 crate::outln!("{}", serde_json::to_string_pretty(&out)?);
@@ -316,11 +366,7 @@ fn upgrade(
 
 fn restore(ctx: &Ctx, yes: bool) -> anyhow::Result<Exit> {
     upgrade_core::appliance::console_log::init(&ctx.root, false);
-    let mut obs = Cli {
-        ctx,
-        yes,
-        last_pct: None,
-    };
+    let mut obs = Cli::new(ctx, yes);
     match procedure::restore(&ctx.root, &mut obs) {
         Ok(peer) => {
             if ctx.json {

@@ -640,7 +640,7 @@ impl App {
                 self.wizard.step = Step::VersionCheck;
             }
             Operation::Recover => self.screen = Screen::Recovery,
-            Operation::Activate | Operation::Phase2 | Operation::Verify => {}
+            Operation::Activate | Operation::Phase2 | Operation::Verify | Operation::Ha => {}
         }
         if p.outcome == Some(Outcome::Recovery) {
             self.screen = Screen::Recovery;
@@ -1303,7 +1303,11 @@ impl App {
         };
         match view.under_way().and_then(|p| p.next()) {
             Some(step) => {
-                if step.needs_confirmation() {
+                use upgrade_core::ha::procedure::HaStep;
+                // After the primary's reboot, the step only judges the boot.
+                let rebooted = step == HaStep::RebootPrimary
+                    && view.under_way().map(|p| p.version) == view.this_node.current;
+                if step.needs_confirmation() && !rebooted {
                     self.wizard.confirm = Some(Confirm::HaStep(step));
                 } else {
                     self.start_ha(false);

@@ -168,8 +168,8 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         group: "Anywhere",
-        keys: "? or F1",
-        what: "this help",
+        keys: "?, F1 / Ctrl-L",
+        what: "this help / repaint the whole screen",
         binds: &[
             b(C::Global, K::Char('?'), A::Show(Screen::Help), Some("?")),
             b(
@@ -178,13 +178,8 @@ pub const ROWS: &[Row] = &[
                 A::Show(Screen::Help),
                 None,
             ),
+            b(C::Chord, K::Ctrl('l'), A::Repaint, None),
         ],
-    },
-    Row {
-        group: "Anywhere",
-        keys: "Ctrl-L",
-        what: "repaint the whole screen",
-        binds: &[b(C::Chord, K::Ctrl('l'), A::Repaint, None)],
     },
     Row {
         group: "Anywhere",
@@ -197,23 +192,20 @@ pub const ROWS: &[Row] = &[
         ],
     },
     Row {
-        group: "Status",
+        group: "Status, HA",
         keys: "r",
         what: "refresh",
-        binds: &[b(C::Status, K::Char('r'), A::Refresh, Some("r"))],
-    },
-    Row {
-        group: "HA pair",
-        keys: "n",
-        what: "next HA step (asks before power, reboot, roles)",
-        binds: &[b(C::Ha, K::Char('n'), A::HaNext, Some("n"))],
-    },
-    Row {
-        group: "HA pair",
-        keys: "r / R",
-        what: "refresh / restore after the primary rolled back",
         binds: &[
+            b(C::Status, K::Char('r'), A::Refresh, Some("r")),
             b(C::Ha, K::Char('r'), A::Refresh, Some("r")),
+        ],
+    },
+    Row {
+        group: "HA pair",
+        keys: "n / R",
+        what: "next step (asks first) / restore after rollback",
+        binds: &[
+            b(C::Ha, K::Char('n'), A::HaNext, Some("n")),
             b(C::Ha, K::Char('R'), A::HaRestore, Some("R")),
         ],
     },

@@ -113,6 +113,16 @@ fn the_whole_upgrade_through_the_serial_console() {
     let mut vm = Vm::new();
     vm.start(true);
     upgrade_until_activate(&mut vm, b"", "sps-7.3.1.iso");
+    // What the activation's progress costs on the real line: every byte from the
+    // confirmation to the reboot step, against its 100 percent.
+    let from = vm.bytes();
+    let started = std::time::Instant::now();
+    vm.wait_screen("7 of 10: Reboot", BOOT);
+    let (bytes, secs) = (vm.bytes() - from, started.elapsed().as_secs_f64());
+    eprintln!(
+        "SERIAL FIGURES: activation on ttyS0: {bytes} bytes in {secs:.1} s, {:.0} bytes per percent of progress",
+        bytes as f64 / 100.0
+    );
     reboot_when_activated(&mut vm);
     vm.wait_text("appliance: firmware 7.3.1 from slot B", BOOT);
     // The console in slot B finds where the wizard was: the version check.
@@ -199,17 +209,24 @@ fn power_cuts_during_the_upgrade_leave_a_bootable_appliance() {
         let mut vm = Vm::new();
         vm.start(true);
         upgrade_until_activate(&mut vm, b"", "sps-7.3.1.iso");
-        // Cut during the slot write (up to 15 s after activate was confirmed), or
-        // after the reboot was confirmed (up to 25 s: the reboot, GRUB, the kernel,
-        // phase 1, the commit).
-        let during_write = next() % 2 == 0;
+        // Cut during the slot write (up to 15 s after activate was confirmed), after
+        // the reboot was confirmed (up to 25 s: the reboot, GRUB, the kernel, phase 1,
+        // the commit), or once slot B committed (up to 8 s: phase 2, which the
+        // console starts after the commit).
+        let window = next() % 3;
+        let during_write = window == 0;
         if !during_write {
             reboot_when_activated(&mut vm);
         }
-        let delay_ms = next() % if during_write { 15_000 } else { 25_000 };
+        if window == 2 {
+            vm.wait_text("boot from slot B", BOOT);
+        }
+        let delay_ms = next() % [15_000, 25_000, 8_000][window as usize];
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let out = vm.output();
-        let stage = if !during_write {
+        let stage = if window == 2 {
+            "phase 2 (after the commit)"
+        } else if !during_write {
             if out.contains("boot from slot B") {
                 "slot B, after the boot phase's verdict"
             } else if out.contains("appliance: firmware 7.3.1 from slot B") {
@@ -227,6 +244,11 @@ fn power_cuts_during_the_upgrade_leave_a_bootable_appliance() {
         // The console (whatever step it resumes at), then its status screen.
         vm.wait_screen(" upgrade-console  sps-vm ", BOOT);
         let s = vm.press(b"1", "), booted from slot");
+        // A cut after the commit never loses it.
+        assert!(
+            window < 2 || s.contains("booted from slot B"),
+            "trial {trial} (seed {seed}): a cut in phase 2 lost the commit:\n{s}"
+        );
         let outcome = if s.contains("7.3.1 (7 F3), booted from slot B") {
             "7.3.1 from slot B"
         } else if s.contains("7.0.1 (7 LTS), booted from slot A") {
@@ -260,8 +282,17 @@ fn a_failure_after_the_point_of_no_return_opens_recovery_ssh() {
         .local_addr()
         .unwrap()
         .port();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let web = free_port();
     let mut vm = Vm::new();
     vm.ssh_port = Some(port);
+    vm.web_port = Some(web);
     vm.start(true);
     // Images are listed by name: two up from sps-7.3.1.iso.
     upgrade_until_activate(
@@ -307,6 +338,46 @@ fn a_failure_after_the_point_of_no_return_opens_recovery_ssh() {
     assert!(!pw.status.success(), "a login without the key got in");
     let err = String::from_utf8_lossy(&pw.stderr);
     assert!(err.contains("Permission denied"), "{err}");
+    // The boot log page, as support opens it from outside: headless Chromium on the
+    // host, through the port qemu forwards to the appliance's port 80.
+    crate::support::require_tool("chromium", "chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{web}/");
+    let dom = wait_for("the boot log page in Chromium", BOOT, || {
+        let o = std::process::Command::new("timeout")
+            .args([
+                "60",
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+            ])
+            .args([
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+            ])
+            .args(["--disable-component-update", "--disable-sync"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(["--virtual-time-budget=5000", "--dump-dom", &url])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("chromium");
+        let dom = String::from_utf8_lossy(&o.stdout).into_owned();
+        if dom.contains("irreversible migration step began") {
+            Ok(dom)
+        } else {
+            Err(format!(
+                "{}{}",
+                dom.chars().take(400).collect::<String>(),
+                String::from_utf8_lossy(&o.stderr)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ))
+        }
+    });
+    assert!(dom.to_lowercase().contains("recovery"), "{dom}");
 }
 
 /// The same failure on a sealed appliance: recovery brings the network up and says so,

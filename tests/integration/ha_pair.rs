@@ -53,6 +53,24 @@ fn the_whole_ha_upgrade_swaps_the_roles_with_both_nodes_on_the_new_firmware() {
     for ev in ["verified", "check-passed", "activated", "committed"] {
         assert_eq!(l.events(false, ev).len(), 1, "secondary journal: {ev}");
     }
+    // The primary's support bundle carries no private key and no image.
+    let bundles = l.pair.primary.join("var/lib/upgrade-console/bundles");
+    let zip = std::fs::read_dir(&bundles)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let list = std::process::Command::new("unzip")
+        .arg("-l")
+        .arg(&zip)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("journal"), "{list}");
+    for bad in ["ha/link", "ssh_host", "node_key", ".iso"] {
+        assert!(!list.contains(bad), "the bundle holds {bad}: {list}");
+    }
     let image = std::fs::metadata(l.image("sps-7.3.1.iso")).unwrap().len();
     eprintln!(
         "HA FIGURES: wall {:.2} s; HA link bytes sent {} for an image of {} ({:.3}x); ipmi calls {}; steps {}",

@@ -312,6 +312,11 @@ fn every_schema_is_valid_and_documented() {
         "recover",
         "bundle",
         "cluster-plan",
+        "ha-status",
+        "ha-node",
+        "ha-upgrade",
+        "ha-abandon",
+        "ha-link-keys",
         "error",
         "progress",
     ] {
@@ -376,4 +381,62 @@ fn the_schemas_refuse_undocumented_or_wrong_fields() {
             "a verify report with a {what} field passed the schema"
         );
     }
+}
+
+/// The HA pair's documents: `ha status`, `ha upgrade` one step and to the end, its
+/// progress lines, a stop (the error document), `ha abandon`, and `ha link-keys`, on
+/// the HA lab (two nodes in network namespaces, ipmi_sim BMCs).
+#[test]
+fn the_ha_pair_in_json_matches_the_schemas() {
+    let l = crate::support::ha::lab();
+    let iso = l.image("sps-7.3.1.iso");
+    let iso = iso.to_str().unwrap();
+    let doc = l.status(true);
+    check("ha-status", &doc, "ha status");
+    check("ha-node", &doc["this_node"], "ha status: this node");
+    let o = l.on(true, &["--json", "ha", "link-keys"], &[]);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    check(
+        "ha-link-keys",
+        &serde_json::from_slice(&o.stdout).unwrap(),
+        "ha link-keys",
+    );
+    // One step, then give it up (before the secondary is powered off).
+    let o = l.on(
+        true,
+        &["--json", "ha", "upgrade", iso, "--yes", "--step"],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    check(
+        "ha-upgrade",
+        &serde_json::from_slice(&o.stdout).unwrap(),
+        "ha upgrade --step",
+    );
+    assert!(check_progress_lines(&String::from_utf8_lossy(&o.stderr), "ha upgrade") > 0);
+    check("ha-status", &l.status(true), "ha status under way");
+    let o = l.on(true, &["--json", "ha", "abandon"], &[]);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    check(
+        "ha-abandon",
+        &serde_json::from_slice(&o.stdout).unwrap(),
+        "ha abandon",
+    );
+    // A stop: no confirmation without a terminal, at the power-off.
+    let o = l.on(true, &["--json", "ha", "upgrade", iso], &[]);
+    assert_eq!(code(&o), 1, "{}", describe(&o));
+    check(
+        "error",
+        &serde_json::from_slice(&o.stdout).unwrap(),
+        "ha upgrade stopped",
+    );
+    check_progress_lines(&String::from_utf8_lossy(&o.stderr), "ha upgrade stopped");
+    // To the end.
+    let o = l.on(true, &["--json", "ha", "upgrade", "--yes"], &[]);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    check("ha-upgrade", &doc, "ha upgrade");
+    assert_eq!(doc["progress"]["done"].as_array().unwrap().len(), 10);
+    check_progress_lines(&String::from_utf8_lossy(&o.stderr), "ha upgrade");
+    check("ha-status", &l.status(true), "ha status after");
 }

@@ -103,6 +103,12 @@ fn receive(
         })?;
     let dir = incoming_dir(root);
     std::fs::create_dir_all(&dir).map_err(|e| ServeError::Io(format!("{}: {e}", dir.display())))?;
+    // Only the image being received is kept: earlier ones (and their parts) go.
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if !e.file_name().to_string_lossy().starts_with(&sha) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     // Room for the image and 10 % of the filesystem left over.
     let st = nix::sys::statvfs::statvfs(&dir).map_err(|e| ServeError::Io(e.to_string()))?;
     let frsize = st.fragment_size() as u64;

@@ -111,11 +111,7 @@ fn files_under(dir: &Path, skip_dirs: &[&str]) -> Vec<PathBuf> {
             let Ok(ft) = e.file_type() else { continue };
             let r = rel.join(e.file_name());
             if ft.is_dir() {
-                if !(rel.as_os_str().is_empty()
-                    && skip_dirs
-                        .iter()
-                        .any(|s| e.file_name() == std::ffi::OsStr::new(s)))
-                {
+                if !skip_dirs.iter().any(|s| r == Path::new(s)) {
                     stack.push(r);
                 }
             } else if ft.is_file() {
@@ -379,10 +375,10 @@ pub fn default_path(root: &ApplianceRoot) -> PathBuf {
 fn plan(root: &ApplianceRoot, secrets: &Secrets, notes: &mut Vec<String>) -> Vec<Planned> {
     let mut out = Vec::new();
     // State first: journal, slot status, progress, recovery report, phase files, then
-    // staged manifests and the rest. Not earlier bundles, not the recovery host keys
-    // (private keys), not locks.
+    // staged manifests and the rest. Not earlier bundles, not the recovery and HA link
+    // host keys (private keys), not images received from the other node, not locks.
     let state = root.state_dir();
-    let mut rels = files_under(&state, &["bundles", "recovery"]);
+    let mut rels = files_under(&state, &["bundles", "recovery", "ha/link", "ha/incoming"]);
     rels.retain(|r| r.extension().is_none_or(|e| e != "lock"));
     rels.sort_by_key(|r| {
         let name = r.to_string_lossy();

@@ -31,6 +31,9 @@ pub enum Operation {
     /// Hashing an image; shown on the command line only (verify writes no state).
     #[serde(rename = "verify")]
     Verify,
+    /// The HA pair's upgrade on the primary (stderr only; its state is the journal).
+    #[serde(rename = "ha")]
+    Ha,
 }
 
 impl Operation {
@@ -41,6 +44,7 @@ impl Operation {
             Operation::Phase2 => "phase2",
             Operation::Recover => "recover",
             Operation::Verify => "verify",
+            Operation::Ha => "ha",
         }
     }
 }

@@ -187,7 +187,17 @@ pub fn read_until_closed(s: &mut std::net::TcpStream, what: &str) -> Vec<u8> {
     s.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut out = Vec::new();
     let mut buf = [0u8; 16 << 10];
+    // A peer that keeps sending (keepalives) never lets a read time out: the whole
+    // wait has its own deadline too.
+    let start = Instant::now();
     loop {
+        if start.elapsed() > PATIENCE * 2 {
+            panic!(
+                "waited {:?} for {what} to close the connection; it kept sending: {:?}",
+                PATIENCE * 2,
+                String::from_utf8_lossy(&out[out.len().saturating_sub(300)..])
+            );
+        }
         match s.read(&mut buf) {
             Ok(0) => return out,
             Ok(n) => out.extend_from_slice(&buf[..n]),

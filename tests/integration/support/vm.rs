@@ -70,6 +70,8 @@ pub struct Vm {
     screen: Arc<Mutex<vt100::Parser>>,
     /// With a NIC whose port 22 is forwarded to this host port.
     pub ssh_port: Option<u16>,
+    /// The host port forwarded to the boot log server (port 80), with ssh_port.
+    pub web_port: Option<u16>,
 }
 
 impl Vm {
@@ -93,6 +95,7 @@ impl Vm {
             seen: Arc::new(Mutex::new(Vec::new())),
             screen: Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0))),
             ssh_port: None,
+            web_port: None,
         }
     }
 
@@ -127,8 +130,12 @@ impl Vm {
             // qemu's user network: the appliance's eth0 at 10.0.2.15, its port 22 on
             // the host's loopback.
             Some(port) => {
+                let web = self
+                    .web_port
+                    .map(|w| format!(",hostfwd=tcp:127.0.0.1:{w}-:80"))
+                    .unwrap_or_default();
                 cmd.arg("-netdev")
-                    .arg(format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22"))
+                    .arg(format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22{web}"))
                     .args(["-device", "virtio-net-pci,netdev=n0"]);
             }
             None => {
@@ -171,6 +178,11 @@ impl Vm {
             }
         });
         self.serial = Some(stream);
+    }
+
+    /// Bytes the guest has written to the serial line so far.
+    pub fn bytes(&self) -> usize {
+        self.seen.lock().expect("serial buffer").len()
     }
 
     /// The serial output so far, as text (control bytes kept).
