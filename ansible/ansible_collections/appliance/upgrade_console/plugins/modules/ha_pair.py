@@ -10,11 +10,11 @@ short_description: Upgrade an appliance HA pair with upgrade-console, from its p
 description:
   - Runs on the pair's primary node. Reads C(upgrade-console ha status --json) and
     the node's journal, then decides.
-  - Both nodes already on the image's version (current and after reboot): runs
-    nothing, changed=false.
-  - An HA upgrade of the same image under way (stopped, or interrupted): resumes it
+  - When both nodes already run the image's version (now and after reboot) it runs
+    nothing and reports changed=false.
+  - An HA upgrade of the same image under way (stopped, or interrupted) is resumed
     with C(ha upgrade --yes) (no ISO).
-  - Otherwise: C(ha upgrade ISO --yes), the whole procedure (test on the primary,
+  - Otherwise it runs C(ha upgrade ISO --yes), the whole procedure (test on the primary,
     copy to the secondary, secondary off, reboot of the primary, secondary on,
     role swap). Afterwards this node is the secondary.
   - Check mode reports the command that would run and runs none.
@@ -25,7 +25,7 @@ options:
     description:
       - Path of the firmware ISO on the primary; its published hash is read from
         ISO.sha256 beside it unless I(sha256) is given.
-      - Without it the module only resumes an HA upgrade under way.
+      - Without it the module only resumes an HA upgrade that is under way.
     type: path
   sha256:
     description: The ISO's published SHA-256 (hex), instead of ISO.sha256.
