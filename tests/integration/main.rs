@@ -8,6 +8,7 @@ mod support;
 
 mod activate_loop;
 mod ansible_fleet;
+mod ansible_ha;
 mod appliance_vm;
 mod boot_demo;
 mod boot_flow;

@@ -27,7 +27,7 @@ fn fleet_sh() -> PathBuf {
 }
 
 /// Runs `cmd` to completion, killing it and failing the test past `deadline`.
-fn run_bounded(mut cmd: Command, what: &str, deadline: Duration) -> Output {
+pub fn run_bounded(mut cmd: Command, what: &str, deadline: Duration) -> Output {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

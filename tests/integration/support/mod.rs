@@ -8,6 +8,7 @@
 pub mod boot;
 pub mod fleet;
 pub mod ha;
+pub mod ha_ansible;
 pub mod recovery;
 pub mod rules;
 pub mod signing;
