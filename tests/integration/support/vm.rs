@@ -220,6 +220,23 @@ impl Vm {
     }
 
     /// Waits until the terminal shows `text`; returns the screen.
+    /// Waits until every one of `texts` is on the screen at once (a frame arrives in
+    /// pieces on a 115200-baud line: its first line is no promise of its last).
+    pub fn wait_screen_all(&self, texts: &[&str], deadline: Duration) -> String {
+        wait_for(
+            &format!("{texts:?} on the serial console's screen"),
+            deadline,
+            || {
+                let s = self.screen();
+                if texts.iter().all(|t| s.contains(t)) {
+                    Ok(s)
+                } else {
+                    Err(format!("screen:\n{s}"))
+                }
+            },
+        )
+    }
+
     pub fn wait_screen(&self, text: &str, deadline: Duration) -> String {
         wait_for(
             &format!("{text:?} on the serial console's screen"),
