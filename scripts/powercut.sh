@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 POWERCUT_TRIALS=${1:-50} cargo test -q --test integration -- \
   appliance_vm::power_cuts_during_the_upgrade_leave_a_bootable_appliance --nocapture 2>&1 |
-  sed -n '/^power cut trial/p;/^power cuts/,/^$/p;/panicked/,+20p;/test result/p'
+  sed -u -n '/^power cut trial/p;/^power cuts/,/^$/p;/panicked/,+20p;/test result/p'
