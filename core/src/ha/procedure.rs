@@ -341,7 +341,11 @@ pub fn run(
                 )));
             }
             HaProgress {
-                iso: iso.display().to_string(),
+                iso: iso
+                    .canonicalize()
+                    .unwrap_or_else(|_| iso.to_path_buf())
+                    .display()
+                    .to_string(),
                 ..p
             }
         }
@@ -362,6 +366,8 @@ pub fn run(
             let image = crate::image::iso::FirmwareImage::open(iso)
                 .map_err(|e| HaError::Config(e.to_string()))?;
             let m = &image.manifest;
+            // Recorded absolute: a resume may run from another directory.
+            let iso = iso.canonicalize().unwrap_or_else(|_| iso.to_path_buf());
             let p = HaProgress {
                 version: m.firmware.version,
                 iso_sha256: hex::encode(sha),
