@@ -384,29 +384,8 @@ fn restore(ctx: &Ctx, yes: bool) -> anyhow::Result<Exit> {
 }
 
 fn link_plan(ctx: &Ctx, config: &Config) -> anyhow::Result<upgrade_core::recovery::sshd::SshdPlan> {
-    let ha = config
-        .ha
-        .as_ref()
-        .context("this node has no [ha] section")?;
-    let Some(addr) = ha.address else {
-        anyhow::bail!(
-            "ha.address is not set in \"{}\": set it to this node's address on the HA link (the link server listens only there)",
-            ctx.root.config_file().display()
-        );
-    };
     let exe = std::env::current_exe()?;
-    let force = format!(
-        "{} --root {} ha peer-request",
-        exe.display(),
-        ctx.root.dir().canonicalize()?.display()
-    );
-    Ok(upgrade_core::recovery::sshd::SshdPlan::ha_link(
-        &ctx.root,
-        addr,
-        ha.link_port,
-        &ha.link_user,
-        force,
-    ))
+    upgrade_core::ha::link::server_plan(&ctx.root, config, &exe).map_err(anyhow::Error::msg)
 }
 
 /// Makes this node's link key and the link server's host keys; prints what the other

@@ -206,20 +206,7 @@ pub fn link_plan(
     exe: &Path,
 ) -> anyhow::Result<upgrade_core::recovery::sshd::SshdPlan> {
     let config = upgrade_core::appliance::config::Config::load(root)?;
-    let ha = config.ha.as_ref().context("no [ha] section")?;
-    let addr = ha.address.context("no ha.address")?;
-    let force = format!(
-        "{} --root {} ha peer-request",
-        exe.display(),
-        root.dir().canonicalize()?.display()
-    );
-    Ok(upgrade_core::recovery::sshd::SshdPlan::ha_link(
-        root,
-        addr,
-        ha.link_port,
-        &ha.link_user,
-        force,
-    ))
+    upgrade_core::ha::link::server_plan(root, &config, exe).map_err(anyhow::Error::msg)
 }
 
 /// One node's place in the pair.
@@ -383,18 +370,7 @@ pub fn start(
         bmc_dirs: vec![pair.bmc_dir.clone(), pair.primary_bmc_dir.clone()],
     };
     for dir in [&pair.bmc_dir, &pair.primary_bmc_dir] {
-        let log = std::fs::File::create(dir.join("ipmi_sim.log"))?;
-        let mut sim = prefixed(bmc_prefix, "ipmi_sim");
-        sim.arg("-c")
-            .arg(dir.join("lan.conf"))
-            .arg("-f")
-            .arg(dir.join("node.emu"))
-            .arg("-s")
-            .arg(dir.join("state"))
-            .arg("-n")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
+        let mut sim = bmc_command(dir, bmc_prefix)?;
         running.children.push(
             sim.spawn()
                 .context("cannot start ipmi_sim (install the openipmi package)")?,
@@ -446,6 +422,24 @@ pub fn start(
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(running)
+}
+
+/// ipmi_sim for the BMC whose files are in `dir` (after `prefix`, say `ip netns exec
+/// NS`), its output in dir/ipmi_sim.log.
+pub fn bmc_command(dir: &Path, prefix: &[String]) -> std::io::Result<Command> {
+    let log = std::fs::File::create(dir.join("ipmi_sim.log"))?;
+    let mut sim = prefixed(prefix, "ipmi_sim");
+    sim.arg("-c")
+        .arg(dir.join("lan.conf"))
+        .arg("-f")
+        .arg(dir.join("node.emu"))
+        .arg("-s")
+        .arg(dir.join("state"))
+        .arg("-n")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    Ok(sim)
 }
 
 fn prefixed(prefix: &[String], program: &str) -> Command {

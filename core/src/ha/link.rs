@@ -395,6 +395,39 @@ fn last_line(s: &str) -> String {
         .collect()
 }
 
+/// The link server's sshd for this node: on its `ha.address`, every session running
+/// `exe --root ROOT ha peer-request`.
+pub fn server_plan(
+    root: &ApplianceRoot,
+    config: &Config,
+    exe: &Path,
+) -> Result<crate::recovery::sshd::SshdPlan, String> {
+    let ha = config.ha.as_ref().ok_or_else(|| {
+        format!(
+            "this node is not part of an HA pair: there is no [ha] section in \"{}\"",
+            root.config_file().display()
+        )
+    })?;
+    let Some(addr) = ha.address else {
+        return Err(format!(
+            "ha.address is not set in \"{}\": set it to this node's address on the HA link (the link server listens only there)",
+            root.config_file().display()
+        ));
+    };
+    let dir = root
+        .dir()
+        .canonicalize()
+        .map_err(|e| format!("\"{}\": {e}", root.dir().display()))?;
+    let force = format!("{} --root {} ha peer-request", exe.display(), dir.display());
+    Ok(crate::recovery::sshd::SshdPlan::ha_link(
+        root,
+        addr,
+        ha.link_port,
+        &ha.link_user,
+        force,
+    ))
+}
+
 /// Makes this node's link key if it has none; returns its public line.
 pub fn ensure_node_key(root: &ApplianceRoot) -> Result<String, std::io::Error> {
     let key = node_key(root);

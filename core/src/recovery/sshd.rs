@@ -73,6 +73,14 @@ pub struct SshdPlan {
     pub(crate) purpose: &'static str,
 }
 
+/// The host keys kept in an sshd's own directory, one per type.
+fn host_keys(dir: &Path) -> Vec<PathBuf> {
+    KEY_TYPES
+        .iter()
+        .map(|t| dir.join(format!("ssh_host_{t}_key")))
+        .collect()
+}
+
 /// var/lib/upgrade-console/recovery/
 pub fn recovery_dir(root: &ApplianceRoot) -> PathBuf {
     root.state_dir().join("recovery")
@@ -84,10 +92,7 @@ impl SshdPlan {
         SshdPlan {
             config: dir.join("sshd_config"),
             pidfile: dir.join("sshd.pid"),
-            host_keys: KEY_TYPES
-                .iter()
-                .map(|t| dir.join(format!("ssh_host_{t}_key")))
-                .collect(),
+            host_keys: host_keys(&dir),
             authorized_keys: root.support_keys(),
             listen,
             port: PORT,
@@ -114,10 +119,7 @@ impl SshdPlan {
         SshdPlan {
             config: dir.join("sshd_config"),
             pidfile: dir.join("sshd.pid"),
-            host_keys: KEY_TYPES
-                .iter()
-                .map(|t| dir.join(format!("ssh_host_{t}_key")))
-                .collect(),
+            host_keys: host_keys(&dir),
             authorized_keys: crate::ha::link::peer_keys(root),
             listen: vec![listen],
             port,

@@ -160,22 +160,9 @@ pub fn edit_config(root: &Path, f: impl FnOnce(&mut toml_edit::DocumentMut)) {
 impl HaLab {
     pub fn start_bmcs(&mut self) {
         for d in [self.pair.bmc_dir.clone(), self.pair.primary_bmc_dir.clone()] {
-            let log = std::fs::File::create(d.join("ipmi_sim.log")).unwrap();
-            self.sims.push(Proc(Some(
-                Command::new("ip")
-                    .args(["netns", "exec", &self.b.0, "ipmi_sim", "-c"])
-                    .arg(d.join("lan.conf"))
-                    .arg("-f")
-                    .arg(d.join("node.emu"))
-                    .arg("-s")
-                    .arg(d.join("state"))
-                    .arg("-n")
-                    .stdin(Stdio::null())
-                    .stdout(log.try_clone().unwrap())
-                    .stderr(log)
-                    .spawn()
-                    .expect("ipmi_sim"),
-            )));
+            let prefix = ["ip", "netns", "exec", &self.b.0].map(String::from);
+            let mut sim = ha_pair::bmc_command(&d, &prefix).expect("ipmi_sim's log");
+            self.sims.push(Proc(Some(sim.spawn().expect("ipmi_sim"))));
         }
         let dir = self.pair.bmc_dir.clone();
         wait_for("the secondary's BMC to answer", super::PATIENCE, || {
