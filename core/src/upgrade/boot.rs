@@ -540,6 +540,15 @@ impl Ctx<'_> {
         }
         let steps = &manifest.phase1;
         let total: u64 = steps.iter().map(|s| u64::from(s.weight)).sum();
+        // The log line comes before the progress record: a viewer that sees "phase1" in
+        // /status.json finds the trial boot in /log.txt too.
+        log::info!(
+            "boot: trial boot of firmware {} on slot {}: {} phase-1 step(s), {} done",
+            t.version,
+            t.slot,
+            steps.len(),
+            steps_done
+        );
         self.progress.set_safety(!ponr, true);
         self.progress.begin_step("phase1", PHASE1_WEIGHT, total);
         // A resumed phase 1 starts where the finished steps end.
@@ -549,13 +558,6 @@ impl Ctx<'_> {
                 .take(steps_done)
                 .map(|s| u64::from(s.weight))
                 .sum(),
-        );
-        log::info!(
-            "boot: trial boot of firmware {} on slot {}: {} phase-1 step(s), {} done",
-            t.version,
-            t.slot,
-            steps.len(),
-            steps_done
         );
         for (k, step) in steps.iter().enumerate().skip(steps_done) {
             if step.irreversible && !ponr {
