@@ -54,6 +54,8 @@ pub fn manifest(data: &[u8]) {
         let again = Manifest::parse(&m.to_toml()).expect("to_toml output parses");
         assert_eq!(m, again, "manifest changed through to_toml");
         let _ = m.payload_sha256();
+        // A BLAKE3 that passed validation always decodes.
+        assert_eq!(m.payload.blake3.is_some(), m.payload_blake3().is_some());
     }
 }
 

@@ -70,13 +70,13 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
             );
         }
     };
+    let (payload_has, payload_manifest) = report.payload_digests();
+    let algorithm = report.payload_algorithm.name();
     log::info!(
-        "verify {}: image {} (expected {}), payload {} (manifest {})",
+        "verify {}: image {} (expected {}), payload {algorithm} {payload_has} (manifest {payload_manifest})",
         report.image,
         report.image_sha256,
         report.expected_sha256,
-        report.payload_sha256,
-        report.payload_expected_sha256
     );
     match (&report.signer, &report.signature_error) {
         (Some(s), None) => log::info!(
@@ -128,14 +128,13 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<Exit> {
         }
         if report.payload_ok {
             crate::outln!(
-                "Payload  {}  OK ({})",
-                report.payload_sha256,
+                "Payload  {payload_has}  OK ({}, {algorithm})",
                 report.payload_file
             );
         } else {
-            crate::outln!("Payload  MISMATCH ({})", report.payload_file);
-            crate::outln!("  payload has {}", report.payload_sha256);
-            crate::outln!("  manifest    {}", report.payload_expected_sha256);
+            crate::outln!("Payload  MISMATCH ({}, {algorithm})", report.payload_file);
+            crate::outln!("  payload has {payload_has}");
+            crate::outln!("  manifest    {payload_manifest}");
             crate::outln!(
                 "  The image's contents do not match its own manifest: do not install it; download it again or contact support."
             );

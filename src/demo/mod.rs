@@ -23,7 +23,7 @@ pub const PAYLOAD_BYTES: usize = 16 << 20;
 const SLOT_BYTES: u64 = 32 << 20;
 const RUNNING: &str = "7.0.1";
 /// What the demo's files look like; a demo of another format is not reused.
-const DEMO_FORMAT: &str = "3: signed manifests with program hashes";
+const DEMO_FORMAT: &str = "4: signed manifests with program hashes and the payload's BLAKE3";
 
 /// One image the demo built.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -85,8 +85,10 @@ struct ImageSpec<'a> {
 fn manifest_text(spec: &ImageSpec, payload: &[u8]) -> String {
     let v: Version = spec.version.parse().unwrap_or(Version::new(0, 0, 0));
     let mut hash = hex::encode(sha(payload));
+    let mut b3 = blake3::hash(payload).to_hex().to_string();
     if spec.wrong_payload_hash {
         hash = hex::encode(sha(b"not the payload"));
+        b3 = blake3::hash(b"not the payload").to_hex().to_string();
     }
     let mut m = String::new();
     let _ = write!(
@@ -107,6 +109,7 @@ licence_lts = {lts}
 file = "firmware/rootfs.img"
 size = {size}
 sha256 = "{hash}"
+blake3 = "{b3}"
 "#,
         version = spec.version,
         kind = v.kind(),

@@ -490,3 +490,85 @@ fn a_migration_program_swapped_after_signing_is_refused() {
         "slot B untouched"
     );
 }
+
+/// The payload's BLAKE3 in the signed manifest: verify checks the payload by it (and
+/// says so); a wrong BLAKE3 is a payload mismatch; a manifest whose BLAKE3 is right
+/// but whose SHA-256 is not passes verify and is then refused by activate, which
+/// checks the SHA-256 while it writes, before anything is armed.
+#[test]
+fn a_payload_blake3_in_the_signed_manifest_is_what_verify_checks() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let new = payload(300_000, 5);
+    make_file_root(&root, &payload(100_000, 1), 1 << 20);
+    let b3 = blake3::hash(&new).to_hex().to_string();
+    let with_b3 =
+        |m: String, b3: &str| m.replace("sha256 = ", &format!("blake3 = \"{b3}\"\nsha256 = "));
+
+    let good = image(
+        d.path(),
+        "b3-good.iso",
+        &with_b3(manifest(NEW_VERSION, &new, ""), &b3),
+        &new,
+        Sig::Vendor,
+    );
+    let o = verify(&root, &good);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    assert!(
+        text(&o).contains(&format!("Payload  {b3}  OK (firmware/rootfs.img, BLAKE3)")),
+        "{}",
+        describe(&o)
+    );
+    let h = sha_hex(&std::fs::read(&good).unwrap());
+    let o = run(
+        &root,
+        &["--json", "verify", good.to_str().unwrap(), "--sha256", &h],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["payload_algorithm"], "blake3", "{v}");
+    assert_eq!(v["payload_blake3"], b3.as_str(), "{v}");
+    assert_eq!(v["payload_sha256"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["payload_expected_sha256"], sha_hex(&new).as_str(), "{v}");
+
+    let other = blake3::hash(b"another payload").to_hex().to_string();
+    let wrong = image(
+        d.path(),
+        "b3-wrong.iso",
+        &with_b3(manifest(NEW_VERSION, &new, ""), &other),
+        &new,
+        Sig::Vendor,
+    );
+    let o = verify(&root, &wrong);
+    assert_eq!(code(&o), 1, "{}", describe(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("Payload  MISMATCH (firmware/rootfs.img, BLAKE3)")
+            && t.contains(&format!("payload has {b3}"))
+            && t.contains(&format!("manifest    {other}")),
+        "{}",
+        describe(&o)
+    );
+
+    // Right BLAKE3, wrong SHA-256: a vendor's inconsistent manifest.
+    let bad_sha =
+        with_b3(manifest(NEW_VERSION, &new, ""), &b3).replace(&sha_hex(&new), &sha_hex(b"x"));
+    let split = image(d.path(), "b3-split.iso", &bad_sha, &new, Sig::Vendor);
+    let h = sha_hex(&std::fs::read(&split).unwrap());
+    let o = run(&root, &["verify", split.to_str().unwrap(), "--sha256", &h]);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let o = run(&root, &["check", split.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", describe(&o));
+    let o = run(&root, &["activate", "--yes", split.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", describe(&o));
+    assert!(
+        describe(&o).contains("has SHA-256") && describe(&o).contains("the image is damaged"),
+        "{}",
+        describe(&o)
+    );
+    let env = env_of(&root);
+    assert!(!env.ok(upgrade_core::slots::slot_status::SlotName::B));
+    assert_eq!(
+        env.next_boot(),
+        upgrade_core::slots::slot_status::SlotName::A
+    );
+}

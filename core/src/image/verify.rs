@@ -1,13 +1,14 @@
 //! Verification of a firmware image: the SHA-256 of the whole ISO against the hash the
-//! operator got from the downloads page, and the payload's SHA-256 against the
-//! manifest inside the image — both from one read of the file — and the vendor's
+//! operator got from the downloads page, and the payload's digest against the
+//! manifest inside the image (its BLAKE3 when the manifest carries one, else its
+//! SHA-256) — both from one read of the file — and the vendor's
 //! signature over that manifest against the running firmware's trust anchors. The
 //! signature is what makes the image authentic; the pasted hash stays as a second,
 //! independent check.
 
 use crate::appliance::root::ApplianceRoot;
 use crate::image::hash_forms::{Sha256, hashes_equal};
-use crate::image::image_hash::{ImageDigests, hash_image};
+use crate::image::image_hash::{ImageDigests, PayloadAlgorithm, hash_image};
 use crate::image::iso::{FirmwareImage, IsoError};
 use crate::image::signature::{Signer, check_image};
 use crate::image::trust::TrustStore;
@@ -23,8 +24,14 @@ pub struct VerifyReport {
     pub expected_sha256: String,
     pub image_ok: bool,
     pub payload_file: String,
-    pub payload_sha256: String,
+    /// The digest the payload was checked by: its BLAKE3 when the manifest has one.
+    pub payload_algorithm: PayloadAlgorithm,
+    /// The payload's SHA-256 as read; None when it was checked by BLAKE3 (activate
+    /// checks the SHA-256 while it writes the slot).
+    pub payload_sha256: Option<String>,
     pub payload_expected_sha256: String,
+    pub payload_blake3: Option<String>,
+    pub payload_expected_blake3: Option<String>,
     pub payload_ok: bool,
     pub bytes: u64,
     /// Who signed the manifest, when the signature is good.
@@ -43,6 +50,20 @@ impl VerifyReport {
 
     pub fn signature_ok(&self) -> bool {
         self.signer.is_some() && self.signature_error.is_none()
+    }
+
+    /// The payload's digest as read and as the manifest says, in `payload_algorithm`.
+    pub fn payload_digests(&self) -> (&str, &str) {
+        match self.payload_algorithm {
+            PayloadAlgorithm::Sha256 => (
+                self.payload_sha256.as_deref().unwrap_or_default(),
+                &self.payload_expected_sha256,
+            ),
+            PayloadAlgorithm::Blake3 => (
+                self.payload_blake3.as_deref().unwrap_or_default(),
+                self.payload_expected_blake3.as_deref().unwrap_or_default(),
+            ),
+        }
     }
 }
 
@@ -71,7 +92,11 @@ pub fn verify_image(
     let image = FirmwareImage::open(path)?;
     let started = std::time::Instant::now();
     let mut done = 0;
-    let digests: ImageDigests = hash_image(path, &image.payload, &mut |d, t| {
+    let (algorithm, payload_expected) = match image.manifest.payload_blake3() {
+        Some(b) => (PayloadAlgorithm::Blake3, b),
+        None => (PayloadAlgorithm::Sha256, image.manifest.payload_sha256()),
+    };
+    let digests: ImageDigests = hash_image(path, &image.payload, algorithm, &mut |d, t| {
         done = d;
         progress(d, t)
     })
@@ -90,7 +115,6 @@ pub fn verify_image(
         Err(e) => (None, Some(e.to_string())),
     };
     let signature_seconds = started.elapsed().as_secs_f64();
-    let payload_expected = image.manifest.payload_sha256();
     let report = VerifyReport {
         image: path.display().to_string(),
         product: image.manifest.firmware.product.clone(),
@@ -99,8 +123,18 @@ pub fn verify_image(
         expected_sha256: hex::encode(expected),
         image_ok: hashes_equal(&digests.image, expected),
         payload_file: image.manifest.payload.file.clone(),
-        payload_sha256: hex::encode(digests.payload),
-        payload_expected_sha256: hex::encode(payload_expected),
+        payload_algorithm: algorithm,
+        payload_sha256: (algorithm == PayloadAlgorithm::Sha256)
+            .then(|| hex::encode(digests.payload)),
+        payload_expected_sha256: image.manifest.payload.sha256.to_ascii_lowercase(),
+        payload_blake3: (algorithm == PayloadAlgorithm::Blake3)
+            .then(|| hex::encode(digests.payload)),
+        payload_expected_blake3: image
+            .manifest
+            .payload
+            .blake3
+            .as_ref()
+            .map(|b| b.to_ascii_lowercase()),
         payload_ok: hashes_equal(&digests.payload, &payload_expected),
         bytes: digests.bytes,
         signer,
