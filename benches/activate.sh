@@ -5,7 +5,7 @@
 #   dd bs=4M oflag=direct conv=fsync, then dd iflag=direct bs=4M | sha256sum
 #   dd bs=4M oflag=direct conv=fsync, then dd iflag=direct bs=4M | openssl dgst -sha256
 # Prints the median of ROUNDS runs of each and the ratios.
-# Needs root, xorriso, sgdisk, losetup, partx, openssl. Usage: benches/activate.sh [ROUNDS]
+# Needs root, xorriso, sgdisk, losetup, partx, openssl, minisign. Usage: benches/activate.sh [ROUNDS]
 set -euo pipefail
 
 ROUNDS=${1:-3}
@@ -14,7 +14,7 @@ WORK=${BENCH_DIR:-/tmp/uc-bench}
 SIZE=$((2 * 1024 * 1024 * 1024))
 LOCK=/tmp/upgrade-console-loop.lock
 
-for t in xorriso sgdisk losetup partx openssl sha256sum; do
+for t in xorriso sgdisk losetup partx openssl sha256sum minisign; do
   command -v "$t" >/dev/null || { echo "benches/activate.sh needs $t" >&2; exit 2; }
 done
 
@@ -24,7 +24,12 @@ BIN=$HERE/target/release/upgrade-console
 mkdir -p "$WORK"
 cd "$WORK"
 
-# Payload and firmware image (built once, reused).
+# A vendor key for the bench (activate refuses unsigned images), made once.
+if [ ! -f key.sec ]; then
+  minisign -G -W -f -p key.pub -s key.sec >/dev/null
+  rm -f fw.iso
+fi
+# Payload and firmware image (built once, reused), its manifest signed.
 if [ ! -f fw.iso ]; then
   rm -rf tree && mkdir -p tree/firmware/migrations
   head -c "$SIZE" /dev/urandom > tree/firmware/rootfs.img
@@ -43,6 +48,7 @@ file = "firmware/rootfs.img"
 size = $SIZE
 sha256 = "$PSHA"
 EOF
+  minisign -S -s key.sec -m tree/firmware/manifest.toml -t "product=sps version=7.3.1" >/dev/null
   xorriso -as mkisofs -quiet -o fw.iso -V FW -J -R tree
   mv tree/firmware/rootfs.img payload.img
   rm -rf tree
@@ -65,7 +71,9 @@ SLOTB=${LOOP}p3
 
 # An appliance root running 7.0.1 from slot A, with verify and check on record.
 R=$WORK/root
-rm -rf "$R" && mkdir -p "$R/dev" "$R/proc" "$R/etc/appliance" "$R/var/lib/upgrade-console" "$R/boot/grub"
+rm -rf "$R" && mkdir -p "$R/dev" "$R/proc" "$R/etc/appliance" "$R/var/lib/upgrade-console" "$R/boot/grub" \
+  "$R/usr/share/upgrade-console/trusted-keys"
+cp key.pub "$R/usr/share/upgrade-console/trusted-keys/bench.pub"
 ln -s "${LOOP}p2" "$R/dev/slotA"
 ln -s "$SLOTB" "$R/dev/slotB"
 printf '[appliance]\nproduct = "sps"\nhostname = "bench"\n\n[slots]\nA = "/dev/slotA"\nB = "/dev/slotB"\n' > "$R/etc/appliance/appliance.toml"
@@ -103,9 +111,9 @@ COUNT=$((SIZE / 4194304))
 # Each method is timed by bash's `time`: wall seconds, and CPU seconds (user + system
 # of the method and its children), which the other load on the machine affects less.
 TIMEFORMAT='%R %U %S'
-measure() { # OUT_PREFIX CMD...
+measure() { # OUT_PREFIX CMD...; a failed run stops the benchmark with its error
   local out=$1; shift
-  { time "$@" ; } 2> time.tmp
+  { time "$@" 2> run.err ; } 2> time.tmp || { echo "failed: $*" >&2; cat run.err >&2; exit 1; }
   tail -1 time.tmp | awk '{print $1}' >> "t_$out"
   tail -1 time.tmp | awk '{print $2 + $3}' >> "c_$out"
 }
