@@ -337,4 +337,28 @@ mod tests {
             assert_eq!(calls, 3);
         }
     }
+
+    /// A file that shrank after the image was opened (its payload's ranges now run
+    /// past the end) is read to its new end: shorter digests that match nothing, and
+    /// the length read, never a crash (no mapping, so no SIGBUS).
+    #[test]
+    fn a_file_shorter_than_its_ranges_gives_other_digests_not_a_crash() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("img");
+        let data = vec![7u8; CHUNK + 100];
+        std::fs::write(&p, &data).unwrap();
+        let ranges = [ByteRange {
+            offset: 50,
+            len: CHUNK as u64 * 2,
+        }];
+        for algorithm in [PayloadAlgorithm::Sha256, PayloadAlgorithm::Blake3] {
+            let full = hash_image(&p, &ranges, algorithm, &mut |_, _| {}).unwrap();
+            std::fs::write(&p, &data[..CHUNK / 2]).unwrap();
+            let cut = hash_image(&p, &ranges, algorithm, &mut |_, _| {}).unwrap();
+            assert_eq!(cut.bytes, CHUNK as u64 / 2);
+            assert_ne!(cut.image, full.image);
+            assert_ne!(cut.payload, full.payload);
+            std::fs::write(&p, &data).unwrap();
+        }
+    }
 }
