@@ -156,7 +156,7 @@ fn ha_demo(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Exit> {
     for line in [
         format!("--root {p} ha status"),
         format!("--root {p} ha upgrade {}", pair.image.display()),
-        format!("--root {p}            # the console: H opens the HA screen"),
+        format!("--root {p}            # the console: 6 opens the HA screen"),
         format!("demo --ha --stop {}", args.dir.display()),
     ] {
         crate::outln!("  {cmd} {line}");
