@@ -23,7 +23,7 @@ version=${APPLIANCE_VERSION:-7.0.1}
 kpkg=${KERNEL_PACKAGE:-$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)}
 [ -n "$kpkg" ] || { echo "appliance-image: cannot find Debian's cloud kernel package (apt-get update?)" >&2; exit 2; }
 started=$(date +%s)
-for t in busybox sgdisk mkfs.ext4 grub-mkimage grub-editenv cpio minisign sshd; do
+for t in busybox sgdisk mkfs.ext4 grub-mkimage grub-editenv cpio minisign sshd b3sum; do
   command -v "$t" >/dev/null || { echo "appliance-image: needs $t (see .ci/packages)" >&2; exit 2; }
 done
 [ -f /usr/lib/grub/i386-pc/boot.img ] || { echo "appliance-image: needs grub-pc-bin" >&2; exit 2; }
@@ -125,6 +125,7 @@ d=$work/data
 images=$d/var/lib/upgrade-console/images
 mkdir -p "$images"
 psha=$(sha256sum "$work/rootNext.img" | cut -d' ' -f1)
+pb3=$(b3sum --no-names "$work/rootNext.img")
 psize=$(stat -c %s "$work/rootNext.img")
 step=$repo/assets/demo-migrations/step.sh
 ssha=$(sha256sum "$step" | cut -d' ' -f1)
@@ -149,6 +150,7 @@ licence_lts = 7
 file = "firmware/rootfs.img"
 size = $psize
 sha256 = "$psha"
+blake3 = "$pb3"
 
 [[phase1]]
 name = "Migrate configuration"

@@ -25,6 +25,7 @@ pub fn image() -> &'static Path {
             ("busybox", "busybox-static"),
             ("minisign", "minisign"),
             ("sshd", "openssh-server"),
+            ("b3sum", "b3sum"),
         ] {
             require_tool(tool, package);
         }
