@@ -6,7 +6,7 @@ Boots a copy of DISK under qemu (TCG) RUNS times with the serial console on a un
 socket and times, from power-on (qemu started): GRUB's menu entry, the slot's init
 (its first line), the boot phase's verdict, and the console's first whole frame;
 counts the bytes of the console's first paint (from its terminal query to the end of
-the frame) and the bytes it writes per second while idle on the status screen.
+the frame; the query is answered as an 80x24 terminal would) and the bytes it writes per second while idle on the status screen.
 Prints one JSON document.
 """
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
@@ -47,6 +47,7 @@ def one(disk):
         when = {}
         deadline = t0 + 300
         frame_end = None
+        answered = 0
         while time.monotonic() < deadline:
             try:
                 b = s.recv(65536)
@@ -54,6 +55,11 @@ def one(disk):
                 b = b""
             now = time.monotonic()
             data += b
+            # Answer each cursor report as an 80x24 terminal does (the console
+            # learns a serial line's size from it; unanswered, it waits 2 s).
+            while data.count(b"\x1b[6n") > answered:
+                s.sendall(b"\x1b[24;80R")
+                answered += 1
             for k, m in MARKS.items():
                 if k not in when and m in data:
                     when[k] = (now - t0, data.find(m))
