@@ -504,14 +504,18 @@ fn a_payload_blake3_in_the_signed_manifest_is_what_verify_checks() {
     let b3 = blake3::hash(&new).to_hex().to_string();
     let with_b3 =
         |m: String, b3: &str| m.replace("sha256 = ", &format!("blake3 = \"{b3}\"\nsha256 = "));
+    // A vendor-signed image of `new` whose manifest gives the payload's BLAKE3 as `b3`.
+    let signed_with_b3 = |name: &str, b3: &str| {
+        image(
+            d.path(),
+            name,
+            &with_b3(manifest(NEW_VERSION, &new, ""), b3),
+            &new,
+            Sig::Vendor,
+        )
+    };
 
-    let good = image(
-        d.path(),
-        "b3-good.iso",
-        &with_b3(manifest(NEW_VERSION, &new, ""), &b3),
-        &new,
-        Sig::Vendor,
-    );
+    let good = signed_with_b3("b3-good.iso", &b3);
     let o = verify(&root, &good);
     assert_eq!(code(&o), 0, "{}", describe(&o));
     assert!(
@@ -531,13 +535,7 @@ fn a_payload_blake3_in_the_signed_manifest_is_what_verify_checks() {
     assert_eq!(v["payload_expected_sha256"], sha_hex(&new).as_str(), "{v}");
 
     let other = blake3::hash(b"another payload").to_hex().to_string();
-    let wrong = image(
-        d.path(),
-        "b3-wrong.iso",
-        &with_b3(manifest(NEW_VERSION, &new, ""), &other),
-        &new,
-        Sig::Vendor,
-    );
+    let wrong = signed_with_b3("b3-wrong.iso", &other);
     let o = verify(&root, &wrong);
     assert_eq!(code(&o), 1, "{}", describe(&o));
     let t = text(&o);
