@@ -415,10 +415,49 @@ fn huge_lines_and_no_line_break_with_viewers_that_never_read_keep_memory_bounded
     );
     assert!(mid.contains("line cut"), "no cut line marked");
     assert!(!mid.contains(SECRET));
-    // The viewers that never read are dropped (the server closes them).
+    // The viewers that never read are dropped (the server closes them). Watched from
+    // the kernel's table before any is read: reading one first would make it a reader,
+    // and the server gives a stalled viewer some seconds before it drops it.
+    for s in &viewers {
+        let peer = s.local_addr().unwrap();
+        wait_for(
+            "the server to give up on a viewer that never reads",
+            PATIENCE,
+            || match tcp_state(srv.addr, peer) {
+                Some(st) if st == TCP_ESTABLISHED => {
+                    Err(format!("{} -> {peer} still established", srv.addr))
+                }
+                _ => Ok(()),
+            },
+        );
+    }
     for s in &mut viewers {
         read_until_closed(s, "the server to drop a viewer that never reads");
     }
+}
+
+const TCP_ESTABLISHED: &str = "01";
+
+/// The state (hex, as /proc/net/tcp shows it) of the IPv4 connection from `local` to
+/// `remote` in this network namespace, if there is one.
+fn tcp_state(local: SocketAddr, remote: SocketAddr) -> Option<String> {
+    // The kernel prints each address as the in-memory u32 of its network-order bytes.
+    let hex = |a: SocketAddr| match a {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => String::new(),
+    };
+    let (l, r) = (hex(local), hex(remote));
+    std::fs::read_to_string("/proc/net/tcp")
+        .ok()?
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 3 && f[1] == l && f[2] == r)
+        .map(|f| f[3].to_string())
 }
 
 #[test]
