@@ -137,15 +137,19 @@ fn sealing_while_recover_runs_stops_its_sshd_at_once() {
         lab.recover.exited().is_none(),
         "recover ended instead of staying in recovery without SSH"
     );
+    // The supervisor stops sshd first, then records it: the report follows.
+    let said = |r: &serde_json::Value| {
+        r["ssh_port"].is_null()
+            && r["ssh_error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("stopped the recovery sshd")
+    };
+    wait_until(15, "the recovery report to say sshd was stopped", || {
+        said(&lab.report())
+    });
     let r = lab.report();
-    assert!(r["ssh_port"].is_null(), "{r}");
-    assert!(
-        r["ssh_error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("stopped the recovery sshd"),
-        "{r}"
-    );
+    assert!(said(&r), "{r}");
     // And it does not come back.
     std::thread::sleep(Duration::from_secs(3));
     assert!(
